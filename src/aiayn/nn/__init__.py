@@ -1,0 +1,42 @@
+"""The building blocks of the paper's section 3, one concept per file."""
+
+from aiayn.nn.attention import (
+    MultiHeadAttention,
+    fast_scaled_dot_product_attention,
+    scaled_dot_product_attention,
+)
+from aiayn.nn.decoder import Decoder, DecoderLayer
+from aiayn.nn.embeddings import TokenEmbedding, TransformerEmbedding
+from aiayn.nn.encoder import Encoder, EncoderLayer
+from aiayn.nn.feed_forward import PositionwiseFeedForward
+from aiayn.nn.kv_cache import DecoderCache, KVCache
+from aiayn.nn.masks import causal_mask, combine_masks, decoder_self_attention_mask, padding_mask
+from aiayn.nn.positional_encoding import (
+    LearnedPositionalEmbedding,
+    SinusoidalPositionalEncoding,
+    sinusoidal_positional_encoding,
+)
+from aiayn.nn.residual import ResidualNorm
+
+__all__ = [
+    "Decoder",
+    "DecoderCache",
+    "DecoderLayer",
+    "Encoder",
+    "EncoderLayer",
+    "KVCache",
+    "LearnedPositionalEmbedding",
+    "MultiHeadAttention",
+    "PositionwiseFeedForward",
+    "ResidualNorm",
+    "SinusoidalPositionalEncoding",
+    "TokenEmbedding",
+    "TransformerEmbedding",
+    "causal_mask",
+    "combine_masks",
+    "decoder_self_attention_mask",
+    "fast_scaled_dot_product_attention",
+    "padding_mask",
+    "scaled_dot_product_attention",
+    "sinusoidal_positional_encoding",
+]

@@ -1,0 +1,156 @@
+"""Scaled dot-product attention and multi-head attention (sections 3.2.1 and 3.2.2).
+
+Notation used in the shape comments:
+    B  batch size            H   number of heads (h in the paper)
+    T  query length          S   key/value length
+    D  d_model               Dh  size of one head, d_k = d_v = D / H
+
+Masks follow aiayn.nn.masks: a bool tensor broadcastable to (B, H, T, S), True = may attend.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from aiayn.nn.kv_cache import KVCache
+from aiayn.nn.masks import causal_mask
+
+
+def scaled_dot_product_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor | None = None,
+    *,
+    causal: bool = False,
+    dropout_p: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V, written out step by step.
+
+    q: (..., T, Dh), k: (..., S, Dh), v: (..., S, Dv); mask broadcastable to (..., T, S).
+    `causal=True` adds the subsequent-position mask (query i sees keys up to i, aligned to the end
+    of the keys when S > T). Returns (output (..., T, Dv), attention weights (..., T, S)).
+
+    A query whose every key is masked gets all-zero weights (and so a zero output), not NaN; this
+    matches torch.nn.functional.scaled_dot_product_attention.
+    """
+    d_k = q.size(-1)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)  # (..., T, Dh) @ (..., Dh, S) -> (..., T, S)
+    if causal:
+        c = causal_mask(q.size(-2), k.size(-2), device=q.device)
+        mask = c if mask is None else mask & c
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    if mask is not None:
+        # A row that was all -inf is NaN after softmax; it attends to nothing, so its weights are 0.
+        weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
+    if dropout_p > 0.0:
+        keep = torch.rand(weights.shape, generator=generator, device=weights.device) >= dropout_p
+        weights = weights * keep / (1.0 - dropout_p)
+    return weights @ v, weights  # (..., T, S) @ (..., S, Dv) -> (..., T, Dv)
+
+
+def fast_scaled_dot_product_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor | None = None,
+    *,
+    causal: bool = False,
+    dropout_p: float = 0.0,
+) -> Tensor:
+    """The same computation through torch's fused kernel (flash / memory-efficient / math).
+
+    Only the output is returned: the fused kernels never materialise the weights.
+    """
+    if causal and (mask is not None or q.size(-2) != k.size(-2)):
+        # torch's is_causal aligns the triangle to the top-left corner; ours aligns to the end of
+        # the keys (cached decoding), so build the mask explicitly in those cases.
+        c = causal_mask(q.size(-2), k.size(-2), device=q.device)
+        mask = c if mask is None else mask & c
+        causal = False
+    return F.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=causal
+    )
+
+
+class MultiHeadAttention(nn.Module):
+    """MultiHead(Q, K, V) = Concat(head_1, ..., head_h) W^O,
+    where head_i = Attention(Q W_i^Q, K W_i^K, V W_i^V).
+
+    The h per-head projections W_i^Q (d_model x d_k) are stored side by side as one
+    d_model x d_model linear layer `w_q` (likewise `w_k`, `w_v`): the same maths in one matmul.
+    Used for encoder self-attention, masked decoder self-attention and encoder-decoder
+    attention.
+    """
+
+    def __init__(
+        self,
+        *,
+        d_model: int,
+        n_heads: int,
+        dropout: float = 0.0,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        if d_model % n_heads != 0:
+            raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
+        self.d_model = d_model
+        self.n_heads = n_heads
+        self.d_k = d_model // n_heads
+        self.dropout = dropout
+        self.w_q = nn.Linear(d_model, d_model, bias=bias)
+        self.w_k = nn.Linear(d_model, d_model, bias=bias)
+        self.w_v = nn.Linear(d_model, d_model, bias=bias)
+        self.w_o = nn.Linear(d_model, d_model, bias=bias)
+        # Filled with the last attention weights (B, H, T, S) when forward(need_weights=True).
+        self.last_weights: Tensor | None = None
+
+    def _split_heads(self, x: Tensor) -> Tensor:
+        B, T, _ = x.shape
+        return x.view(B, T, self.n_heads, self.d_k).transpose(1, 2)  # (B, T, D) -> (B, H, T, Dh)
+
+    def forward(
+        self,
+        query: Tensor,
+        key_value: Tensor | None = None,
+        *,
+        mask: Tensor | None = None,
+        causal: bool = False,
+        cache: KVCache | None = None,
+        need_weights: bool = False,
+    ) -> Tensor:
+        """query: (B, T, D); key_value: (B, S, D), or None for self-attention. Returns (B, T, D).
+
+        With a `cache`, self-attention appends this step's keys and values to the cached ones;
+        cross-attention (`cache.static`) projects the encoder memory once and reuses it.
+        `need_weights=True` takes the explicit path and keeps the weights in `self.last_weights`.
+        """
+        B, T, _ = query.shape
+        source = query if key_value is None else key_value
+        q = self._split_heads(self.w_q(query))  # (B, H, T, Dh)
+        if cache is not None and cache.static and cache.k is not None:
+            k, v = cache.k, cache.v  # encoder memory, projected on the first step
+        else:
+            k = self._split_heads(self.w_k(source))  # (B, H, S, Dh)
+            v = self._split_heads(self.w_v(source))  # (B, H, S, Dh)
+            if cache is not None:
+                k, v = cache.update(k, v)  # (B, H, S_past + S, Dh)
+        dropout_p = self.dropout if self.training else 0.0
+        if need_weights:
+            out, weights = scaled_dot_product_attention(
+                q, k, v, mask, causal=causal, dropout_p=dropout_p
+            )
+            self.last_weights = weights.detach()
+        else:
+            out = fast_scaled_dot_product_attention(
+                q, k, v, mask, causal=causal, dropout_p=dropout_p
+            )
+        out = out.transpose(1, 2).reshape(B, T, self.d_model)  # (B, H, T, Dh) -> (B, T, D)
+        return self.w_o(out)
