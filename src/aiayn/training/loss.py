@@ -1,0 +1,86 @@
+"""The training loss: label-smoothed cross-entropy (section 5.4), for any of the three models.
+
+Label smoothing of epsilon_ls = 0.1 trains towards the distribution (1 - eps) * one_hot + eps / V
+instead of the one-hot target: "this hurts perplexity, as the model learns to be more unsure, but
+improves accuracy and BLEU score". With eps = 0 it is plain cross-entropy.
+
+Batches are dicts of tensors, one layout per model kind:
+    encoder-decoder     {"src": (B, S), "tgt_in": (B, T), "tgt_out": (B, T)}
+    decoder-only        {"inputs": (B, T), "targets": (B, T)}
+    encoder-classifier  {"tokens": (B, T), "labels": (B,)}  (+ optional "token_types": (B, T))
+Padding in the targets (pad_id) is ignored by the loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from aiayn.models import DecoderOnlyLM, EncoderClassifier, EncoderDecoder
+
+Batch = dict[str, Tensor]
+
+
+def label_smoothed_cross_entropy(
+    logits: Tensor, target: Tensor, *, epsilon: float = 0.0, ignore_index: int | None = None
+) -> tuple[Tensor, Tensor]:
+    """(N, V) logits, (N,) class ids -> (summed loss, number of counted targets).
+
+    The sum, not the mean, so that callers can normalise by the number of real tokens across
+    micro-batches (gradient accumulation) and processes (distributed training). A batch whose
+    targets are all padding gives (0, 0): finite.
+    """
+    if not 0.0 <= epsilon < 1.0:
+        raise ValueError(f"epsilon (label smoothing) must be in [0, 1), got {epsilon!r}")
+    ignore = -100 if ignore_index is None else ignore_index
+    # torch's fused kernel computes exactly (1 - eps) * NLL + eps * mean_over_classes(-log p).
+    loss = F.cross_entropy(
+        logits.float(), target, ignore_index=ignore, label_smoothing=epsilon, reduction="sum"
+    )
+    n = (target != ignore).sum()
+    return loss, n
+
+
+@dataclass
+class LossOutput:
+    loss_sum: Tensor  # summed over counted targets (scalar, differentiable)
+    n_targets: Tensor  # number of counted targets (tokens, or examples for a classifier)
+    n_correct: Tensor  # argmax predictions equal to the target
+    nll_sum: Tensor  # the un-smoothed negative log-likelihood (for perplexity), detached
+
+
+def compute_loss(
+    model: nn.Module, batch: Batch, *, label_smoothing: float = 0.0, pad_id: int = 0
+) -> LossOutput:
+    """Run `model` on `batch` and score it. Works for any of the three models."""
+    if isinstance(model, EncoderDecoder) or "src" in batch:
+        logits = model(batch["src"], batch["tgt_in"])  # (B, T, V)
+        target = batch["tgt_out"]
+        ignore: int | None = pad_id
+    elif isinstance(model, DecoderOnlyLM) or "inputs" in batch:
+        logits = model(batch["inputs"])  # (B, T, V)
+        target = batch["targets"]
+        ignore = pad_id
+    elif isinstance(model, EncoderClassifier) or "labels" in batch:
+        logits = model(batch["tokens"], token_types=batch.get("token_types"))  # (B, C)
+        target = batch["labels"]
+        ignore = None
+    else:
+        # Models from other libraries (a Hugging Face classifier) are wrapped by their task.
+        raise ValueError(f"compute_loss does not know the batch layout {sorted(batch)}")
+    logits = logits.reshape(-1, logits.size(-1))  # (B, T, V) -> (B*T, V)
+    target = target.reshape(-1)
+    loss_sum, n = label_smoothed_cross_entropy(
+        logits, target, epsilon=label_smoothing, ignore_index=ignore
+    )
+    with torch.no_grad():
+        keep = target != (-100 if ignore is None else ignore)
+        n_correct = ((logits.argmax(-1) == target) & keep).sum()
+        if label_smoothing > 0.0:
+            nll_sum, _ = label_smoothed_cross_entropy(logits, target, ignore_index=ignore)
+        else:
+            nll_sum = loss_sum.detach()
+    return LossOutput(loss_sum=loss_sum, n_targets=n, n_correct=n_correct, nll_sum=nll_sum)

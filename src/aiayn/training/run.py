@@ -1,0 +1,172 @@
+"""`aiayn train` as a function: resolve the configuration, train, summarise, prove.
+
+Settings are layered, later ones winning: the model preset, the task's defaults, the config file,
+`--set`, then the fields the data fixes (vocabulary size, padding id). The resolved configuration
+is written to `config.json` in the run directory before training starts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from aiayn.config import ModelConfig, TrainConfig, model_preset
+from aiayn.errors import AiaynError
+from aiayn.tasks import Task, get_task, load_run
+from aiayn.tasks.base import read_run_config, write_run_config
+from aiayn.training.checkpoint import atomic_write_json
+from aiayn.training.device import resolve_device
+from aiayn.training.trainer import Trainer, write_summary
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainRequest:
+    task: str
+    preset: str | None = None
+    out: Path | None = None
+    resume: bool = False
+    device: str = "auto"
+    max_minutes: float | None = None
+    data_dir: Path | None = None
+    data_file: Path | None = None
+    file_config: dict[str, Any] = field(default_factory=dict)
+    sets: list[str] = field(default_factory=list)
+    split_sets: Callable[..., tuple[dict, dict, dict]] | None = None
+    init: str | None = None
+    backend: str = "aiayn"
+
+
+def _task_options(request: TrainRequest, task_cls: type[Task], task_sets: dict) -> dict:
+    options = dict(request.file_config.get("task", {}))
+    options.update(task_sets)
+    if request.data_file is not None:
+        options["data"] = str(request.data_file)
+    if request.init is not None:
+        options["init"] = request.init
+    if request.backend != "aiayn":
+        options["backend"] = request.backend
+    return options
+
+
+def resolve(request: TrainRequest) -> tuple[Task, Path, ModelConfig | None, TrainConfig, dict]:
+    """The task, run directory, and configs a request asks for (model config before the data)."""
+    from aiayn.tasks import TASKS
+
+    if request.task not in TASKS:
+        raise AiaynError(f"unknown task {request.task!r}; known tasks: {', '.join(sorted(TASKS))}")
+    task_cls = TASKS[request.task]
+    out = request.out or Path("runs") / request.task
+    probe = task_cls({}, data_dir=request.data_dir)
+    if request.split_sets is not None:
+        model_sets, train_sets, task_sets = request.split_sets(request.sets, probe)
+    else:
+        model_sets, train_sets, task_sets = {}, {}, {}
+
+    if request.resume:
+        saved = read_run_config(out)
+        if saved.get("task") != request.task:
+            raise AiaynError(f"{out} holds a {saved.get('task')!r} run, not {request.task!r}")
+        if model_sets:
+            raise AiaynError("a resumed run keeps its model; --set model settings are not allowed")
+        task = get_task(request.task, saved.get("task_options", {}), data_dir=request.data_dir)
+        train_dict = {**saved["train"], **train_sets}
+        if request.max_minutes is not None:
+            train_dict["max_minutes"] = request.max_minutes
+        return task, out, ModelConfig.from_dict(saved["model"]), TrainConfig(**train_dict), {}
+
+    if (out / "config.json").exists():
+        raise AiaynError(
+            f"{out} already holds a run; pass --resume to continue it, or choose another --out"
+        )
+    task = get_task(
+        request.task, _task_options(request, task_cls, task_sets), data_dir=request.data_dir
+    )
+    train_dict = {**task.default_train, **request.file_config.get("train", {}), **train_sets}
+    train_dict["device"] = request.device
+    if request.max_minutes is not None:
+        train_dict["max_minutes"] = request.max_minutes
+    train_config = TrainConfig.from_dict(train_dict)
+    model_dict = {**task.default_model, **request.file_config.get("model", {}), **model_sets}
+    model_dict["preset"] = request.preset or task.default_preset
+    return task, out, None, train_config, model_dict
+
+
+def train(request: TrainRequest) -> tuple[dict[str, Any], Path, list[str]]:
+    """Train as asked. Returns (summary, run directory, the lines proving the model works)."""
+    task, out, model_config, train_config, model_dict = resolve(request)
+    device = resolve_device(request.device if not request.resume else train_config.device)
+    out.mkdir(parents=True, exist_ok=True)
+    data_fields = task.prepare(out, train_config)
+    if model_config is None:
+        preset = model_dict.pop("preset")
+        base = model_preset(preset)
+        arch = {"arch": task.arch} if base.arch != task.arch else {}
+        model_config = base.replace(**arch, **model_dict, **data_fields)
+        if model_config.arch != task.arch:
+            raise AiaynError(
+                f"task {task.name!r} trains a {task.arch} model, not {model_config.arch}"
+            )
+        write_run_config(out, task=task, model=model_config, train=train_config)
+
+    torch.manual_seed(train_config.seed)
+    model = task.build_model(model_config).to(device)
+    untrained_path = out / "untrained.json"
+    if request.resume and untrained_path.is_file():
+        untrained = json.loads(untrained_path.read_text(encoding="utf-8"))
+    else:
+        model.eval()
+        with torch.no_grad():
+            untrained = {k.removeprefix("val_"): v for k, v in task.evaluate(model, "val").items()}
+        atomic_write_json(untrained_path, untrained)
+        # The baseline evaluation must not change what training does: reset the RNG.
+        torch.manual_seed(train_config.seed)
+
+    trainer = Trainer(
+        model=model,
+        config=train_config,
+        train_data=task.train_source(train_config),
+        out_dir=out,
+        device=device,
+        d_model=model_config.d_model,
+        pad_id=model_config.pad_id,
+        evaluate=lambda m: task.evaluate(m, "val"),
+        loss_fn=task.loss_fn(train_config),
+        best_metric=getattr(task, "best_metric", "val_loss"),
+        best_mode=getattr(task, "best_mode", "min"),
+    )
+    started = time.perf_counter()
+    result = trainer.fit(resume=request.resume)
+    model.eval()
+    with torch.no_grad():
+        summary: dict[str, Any] = {
+            "task": task.name,
+            "steps": result["steps"],
+            "seconds": round(result["seconds"], 2),
+            "stopped": result["stopped"],
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "device": str(device),
+            **task.summarize(model, untrained),
+        }
+        proofs = task.proofs(summary)
+        # Proof 3: the saved model, loaded into fresh objects, gives exactly the same outputs.
+        reloaded = load_run(out, device=device)
+        same = task.reference_outputs(model) == task.reference_outputs(reloaded.model)
+    summary["reloaded_model_generates_the_same"] = same
+    proofs.append(
+        f"{len(proofs) + 1}. the saved model, reloaded from {out}, generates "
+        + ("exactly the same outputs token by token" if same else "DIFFERENT outputs (a bug)")
+    )
+    if hasattr(task, "plots"):
+        task.plots(out, summary)
+    write_summary(out, summary)
+    log.info("finished in %.1f s", time.perf_counter() - started)
+    return summary, out, proofs

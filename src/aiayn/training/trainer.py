@@ -1,0 +1,446 @@
+"""One training loop for every model and task.
+
+The loop knows nothing about translation or language modelling: a task hands it a `BatchSource`
+(the batches of each epoch, in a fixed order for a given seed and epoch), an `evaluate` function
+and, optionally, its own loss. Because the batch order is a pure function of (seed, epoch), the
+data position is just (epoch, batch index), and a resumed run continues exactly where the
+interrupted one stopped: same batches, same dropout masks (RNG state), same optimiser state.
+
+Under torchrun each process trains on its own shard of every epoch's batches and
+DistributedDataParallel averages the gradients; only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+from aiayn.config import TrainConfig
+from aiayn.training.checkpoint import (
+    atomic_write_json,
+    latest_checkpoint,
+    load_checkpoint,
+    mark_best,
+    save_checkpoint,
+    save_weights,
+)
+from aiayn.training.device import autocast
+from aiayn.training.loss import Batch, LossOutput, compute_loss
+from aiayn.training.schedules import learning_rate
+
+log = logging.getLogger(__name__)
+
+
+class BatchSource(Protocol):
+    """The training batches of each epoch, in an order fixed by the epoch number (and a seed)."""
+
+    def epoch_batches(self, epoch: int) -> Sequence[Batch]: ...
+
+
+LossFn = Callable[[nn.Module, Batch], LossOutput]
+EvaluateFn = Callable[[nn.Module], dict[str, float]]
+
+
+@dataclass
+class TrainState:
+    step: int = 0  # optimiser steps taken
+    epoch: int = 0
+    batch_index: int = 0  # next batch of this epoch (in this rank's shard)
+    best_value: float | None = None
+    bad_evals: int = 0  # evaluations since the best one (early stopping)
+    seconds: float = 0.0  # training time so far, summed over resumed runs
+
+
+def count_targets(batch: Batch, pad_id: int) -> Tensor:
+    """How many targets the loss will count in `batch` (real tokens, or examples)."""
+    if "tgt_out" in batch:
+        return (batch["tgt_out"] != pad_id).sum()
+    if "targets" in batch:
+        return (batch["targets"] != pad_id).sum()
+    return torch.tensor(batch["labels"].numel())
+
+
+def _to_device(batch: Batch, device: torch.device) -> Batch:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def _distributed() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+class Trainer:
+    """Trains `model` on `train_data` as `config` says, writing everything into `out_dir`."""
+
+    def __init__(
+        self,
+        *,
+        model: nn.Module,
+        config: TrainConfig,
+        train_data: BatchSource,
+        out_dir: Path,
+        device: torch.device,
+        d_model: int,
+        pad_id: int = 0,
+        evaluate: EvaluateFn | None = None,
+        loss_fn: LossFn | None = None,
+        best_metric: str = "val_loss",
+        best_mode: str = "min",
+        parameters: list[nn.Parameter] | None = None,
+    ) -> None:
+        if best_mode not in ("min", "max"):
+            raise ValueError(f"best_mode must be 'min' or 'max', got {best_mode!r}")
+        self.config = config
+        self.device = device
+        self.out_dir = Path(out_dir)
+        self.checkpoint_dir = self.out_dir / "checkpoints"
+        self.train_data = train_data
+        self.evaluate_fn = evaluate
+        self.d_model = d_model
+        self.pad_id = pad_id
+        self.best_metric = best_metric
+        self.best_mode = best_mode
+        self.rank, self.world_size = _distributed()
+        self.model = model.to(device)
+        self.module = self.model  # the plain module (self.model may become a DDP wrapper)
+        if self.world_size > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [device.index] if device.type == "cuda" else None
+            self.model = DistributedDataParallel(self.model, device_ids=ids)
+        if loss_fn is None:
+            smoothing = config.label_smoothing
+
+            def loss_fn(m: nn.Module, b: Batch) -> LossOutput:
+                return compute_loss(m, b, label_smoothing=smoothing, pad_id=pad_id)
+
+        self.loss_fn = loss_fn
+        params = parameters if parameters is not None else list(self.module.parameters())
+        self.optimizer = torch.optim.Adam(
+            [p for p in params if p.requires_grad],
+            lr=0.0,  # set every step from the schedule
+            betas=(config.beta1, config.beta2),
+            eps=config.eps,
+            weight_decay=config.weight_decay,
+        )
+        self.scaler = torch.amp.GradScaler(
+            device.type, enabled=config.precision == "fp16" and device.type == "cuda"
+        )
+        self.state = TrainState()
+        self.is_main = self.rank == 0
+        self._writer: Any = None
+        self._saved: tuple[int, Path] | None = None
+
+    # ----------------------------------------------------------------------------- files
+    def _log_record(self, record: dict[str, Any]) -> None:
+        if not self.is_main:
+            return
+        with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        writer = self._tensorboard()
+        if writer is not None:
+            for key, value in record.items():
+                if key != "step" and isinstance(value, int | float):
+                    writer.add_scalar(key, value, record["step"])
+
+    def _tensorboard(self) -> Any:
+        if self._writer is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:  # tensorboard is a dependency, but keep training without it
+                self._writer = False
+                return None
+            self._writer = SummaryWriter(str(self.out_dir / "tensorboard"))
+        return self._writer or None
+
+    def _truncate_metrics(self, step: int) -> None:
+        """After a resume, drop records that the interrupted run wrote past its checkpoint."""
+        path = self.out_dir / "metrics.jsonl"
+        if not self.is_main or not path.is_file():
+            return
+        kept = [
+            line
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and json.loads(line).get("step", 0) <= step
+        ]
+        path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+    def _training_state(self) -> dict[str, Any]:
+        s = self.state
+        state: dict[str, Any] = {
+            "step": s.step,
+            "epoch": s.epoch,
+            "batch_index": s.batch_index,
+            "best_value": s.best_value,
+            "bad_evals": s.bad_evals,
+            "seconds": s.seconds,
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng_cpu": torch.get_rng_state(),
+        }
+        if torch.cuda.is_available():
+            state["rng_cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def save(self) -> Path | None:
+        """Write a checkpoint of the current step (rank 0 only)."""
+        if not self.is_main:
+            return None
+        if self._saved is not None and self._saved[0] == self.state.step:
+            return self._saved[1]  # this step is on disk already (saved as the best)
+        path = save_checkpoint(
+            self.checkpoint_dir,
+            step=self.state.step,
+            model=self.module,
+            state=self._training_state(),
+            keep=self.config.keep_checkpoints,
+        )
+        self._saved = (self.state.step, path)
+        return path
+
+    def resume(self) -> bool:
+        """Load the latest checkpoint of `out_dir`, if any. Returns whether one was found."""
+        path = latest_checkpoint(self.checkpoint_dir)
+        if path is None:
+            return False
+        state = load_checkpoint(path, self.module)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scaler.load_state_dict(state["scaler"])
+        torch.set_rng_state(state["rng_cpu"])
+        if "rng_cuda" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        self.state = TrainState(
+            step=state["step"],
+            epoch=state["epoch"],
+            batch_index=state["batch_index"],
+            best_value=state["best_value"],
+            bad_evals=state["bad_evals"],
+            seconds=state["seconds"],
+        )
+        self._truncate_metrics(self.state.step)
+        log.info("resumed from %s (step %d)", path, self.state.step)
+        return True
+
+    # ----------------------------------------------------------------------------- data
+    def _shard(self, batches: Sequence[Batch]) -> Sequence[Batch]:
+        """This rank's batches of an epoch: every world_size-th one, the same count on each rank
+        (the tail that cannot be shared evenly waits for the next epoch's reshuffle)."""
+        if self.world_size == 1:
+            return batches
+        per_rank = len(batches) // self.world_size
+        return batches[self.rank : per_rank * self.world_size : self.world_size]
+
+    def _next_batches(self, n: int) -> list[Batch]:
+        """The next `n` batches, moving to the next epoch when this one runs out."""
+        out: list[Batch] = []
+        empty_epochs = 0
+        while len(out) < n:
+            batches = self._shard(self.train_data.epoch_batches(self.state.epoch))
+            if self.state.batch_index >= len(batches):
+                self.state.epoch += 1
+                self.state.batch_index = 0
+                empty_epochs += 1
+                if empty_epochs > 1:
+                    raise ValueError("the training data gives no batches (too little data?)")
+                continue
+            empty_epochs = 0
+            out.append(batches[self.state.batch_index])
+            self.state.batch_index += 1
+        return out
+
+    # ----------------------------------------------------------------------------- steps
+    def train_step(self, batches: list[Batch]) -> tuple[float, float, float]:
+        """One optimiser step over `batches` (gradient accumulation). Returns the summed loss,
+        the summed un-smoothed NLL and the number of targets, over all processes."""
+        self.model.train()
+        batches = [_to_device(b, self.device) for b in batches]
+        n_local = sum(count_targets(b, self.pad_id) for b in batches)
+        n_total = torch.as_tensor(n_local, dtype=torch.float64, device=self.device)
+        if self.world_size > 1:
+            dist.all_reduce(n_total)
+        # Normalise by the targets of the whole step, over all micro-batches and processes; DDP
+        # averages gradients over processes, so multiply back by the world size.
+        scale = self.world_size / n_total.clamp(min=1).item()
+        loss_sum = torch.zeros((), device=self.device, dtype=torch.float64)
+        nll_sum = torch.zeros((), device=self.device, dtype=torch.float64)
+        for i, batch in enumerate(batches):
+            last = i == len(batches) - 1
+            sync = last or self.world_size == 1
+            context = self.model.no_sync() if not sync else contextlib.nullcontext()
+            with context:
+                with autocast(self.device, self.config.precision):
+                    out = self.loss_fn(self.model, batch)
+                self.scaler.scale(out.loss_sum * scale).backward()
+            loss_sum += out.loss_sum.detach().double()
+            nll_sum += out.nll_sum.detach().double()
+        if self.config.clip_grad_norm is not None:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.module.parameters(), self.config.clip_grad_norm)
+        lr = learning_rate(self.state.step + 1, self.config, d_model=self.d_model)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.step += 1
+        if self.world_size > 1:
+            totals = torch.stack([loss_sum, nll_sum])
+            dist.all_reduce(totals)
+            loss_sum, nll_sum = totals[0], totals[1]
+        return loss_sum.item(), nll_sum.item(), n_total.item()
+
+    def evaluate(self) -> dict[str, float]:
+        if self.evaluate_fn is None:
+            return {}
+        was_training = self.module.training
+        self.module.eval()
+        try:
+            with torch.no_grad():
+                return self.evaluate_fn(self.module)
+        finally:
+            self.module.train(was_training)
+
+    def _is_better(self, value: float) -> bool:
+        best = self.state.best_value
+        if best is None:
+            return True
+        return value < best if self.best_mode == "min" else value > best
+
+    # ----------------------------------------------------------------------------- loop
+    def fit(self, *, resume: bool = False) -> dict[str, Any]:
+        """Train until max_steps, max_epochs, the time budget or early stopping; return a summary
+        of the run (steps, seconds, last evaluation, why it stopped)."""
+        if self.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        if resume:
+            self.resume()
+        elif self.is_main:
+            (self.out_dir / "metrics.jsonl").unlink(missing_ok=True)
+        config = self.config
+        budget = None if config.max_minutes is None else config.max_minutes * 60.0
+        progress = _progress(
+            total=config.max_steps, initial=self.state.step, quiet=not self.is_main
+        )
+        window_loss = window_targets = 0.0
+        window_start = time.perf_counter()
+        last_eval: dict[str, float] = {}
+        stopped = "max_steps"
+        start = time.perf_counter() - self.state.seconds
+        try:
+            while self.state.step < config.max_steps:
+                if config.max_epochs is not None and self.state.epoch >= config.max_epochs:
+                    stopped = "max_epochs"
+                    break
+                if budget is not None and self.state.seconds >= budget:
+                    stopped = "max_minutes"
+                    break
+                loss_sum, _, n = self.train_step(self._next_batches(config.grad_accum))
+                self.state.seconds = time.perf_counter() - start
+                window_loss += loss_sum
+                window_targets += n
+                step = self.state.step
+                progress.update(1)
+                if step % config.log_every == 0 or step == config.max_steps:
+                    elapsed = time.perf_counter() - window_start
+                    train_loss = window_loss / max(window_targets, 1.0)
+                    self._log_record(
+                        {
+                            "step": step,
+                            "epoch": self.state.epoch,
+                            "train_loss": train_loss,
+                            "lr": self.optimizer.param_groups[0]["lr"],
+                            "targets_per_second": window_targets / max(elapsed, 1e-9),
+                            "seconds": self.state.seconds,
+                        }
+                    )
+                    progress.set_postfix(loss=f"{train_loss:.3f}")
+                    window_loss = window_targets = 0.0
+                    window_start = time.perf_counter()
+                if step % config.eval_every == 0:
+                    last_eval = self._evaluate_and_track(step)
+                    if (
+                        config.early_stopping_patience is not None
+                        and self.state.bad_evals >= config.early_stopping_patience
+                    ):
+                        stopped = "early_stopping"
+                        break
+                if step % config.checkpoint_every == 0:
+                    self.save()
+        finally:
+            progress.close()
+        if self.state.step % config.eval_every != 0 or not last_eval:
+            last_eval = self._evaluate_and_track(self.state.step)
+        self.save()
+        if self.is_main:
+            save_weights(self.module, self.out_dir / "model.safetensors")
+            self._plot()
+        if self._writer:
+            self._writer.close()
+        return {
+            "steps": self.state.step,
+            "epochs": self.state.epoch,
+            "seconds": self.state.seconds,
+            "stopped": stopped,
+            **last_eval,
+        }
+
+    def _evaluate_and_track(self, step: int) -> dict[str, float]:
+        metrics = self.evaluate()
+        if not metrics:
+            return {}
+        self._log_record({"step": step, **metrics})
+        value = metrics.get(self.best_metric)
+        if value is not None and math.isfinite(value):
+            if self._is_better(value):
+                self.state.best_value = value
+                self.state.bad_evals = 0
+                if self.is_main:
+                    path = self.save()
+                    assert path is not None
+                    mark_best(
+                        self.checkpoint_dir,
+                        name=path.name,
+                        metric=self.best_metric,
+                        value=value,
+                        step=step,
+                    )
+            else:
+                self.state.bad_evals += 1
+        return metrics
+
+    def _plot(self) -> None:
+        try:
+            from aiayn.evaluation.plots import plot_curves
+        except ImportError:
+            return
+        plot_curves(self.out_dir / "metrics.jsonl", self.out_dir)
+
+
+def _progress(*, total: int, initial: int, quiet: bool) -> Any:
+    """A tqdm bar on a terminal; silent when stderr is not one (logs, CI) or on other ranks."""
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        initial=initial,
+        disable=quiet or not sys.stderr.isatty(),
+        unit="step",
+        dynamic_ncols=True,
+    )
+
+
+def write_summary(out_dir: Path, summary: dict[str, Any]) -> None:
+    atomic_write_json(Path(out_dir) / "summary.json", summary)
