@@ -109,11 +109,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         from aiayn.training.distributed import launch
 
         return launch(args.nproc, sys.argv[1:])
-    summary, run_dir, proofs = train(request)
-    print(f"run directory: {run_dir}")
-    for line in proofs:
+    result = train(request)
+    print(f"run directory: {result.run_dir}")
+    for line in result.proofs:
         print(line)
-    keep = {k: v for k, v in summary.items() if not isinstance(v, list | dict)}
+    keep = {k: v for k, v in result.summary.items() if not isinstance(v, list | dict)}
     print(json.dumps(keep, indent=2))
     return 0
 

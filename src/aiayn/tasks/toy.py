@@ -77,8 +77,8 @@ def pad(seqs: list[list[int]], length: int | None = None) -> Tensor:
 class _ToyTask(Task):
     options: ClassVar[dict[str, Any]] = {
         "n_symbols": 10,
-        "min_len": 4,
-        "max_len": 12,
+        "min_seq_len": 4,
+        "max_seq_len": 12,
         "n_train": 20000,
         "n_val": 1000,
         "data_seed": 1234,
@@ -100,12 +100,14 @@ class _ToyTask(Task):
         n = self.opts["n_symbols"]
         if not isinstance(n, int) or n < 2:
             raise AiaynError(f"n_symbols must be an integer >= 2, got {n!r}")
-        if not 1 <= self.opts["min_len"] <= self.opts["max_len"]:
-            raise AiaynError(
-                f"need 1 <= min_len <= max_len, got {self.opts['min_len']}, {self.opts['max_len']}"
-            )
+        lo, hi = self._length_range()
+        if not 1 <= lo <= hi:
+            raise AiaynError(f"need 1 <= min_seq_len <= max_seq_len, got {lo}, {hi}")
         self.vocab = SymbolVocab(n)
         self.tokenizer = self.vocab
+
+    def _length_range(self) -> tuple[int, int]:
+        return self.opts["min_seq_len"], self.opts["max_seq_len"]
 
     def load(self, run_dir: Path) -> None:
         self._make_vocab()
@@ -113,11 +115,12 @@ class _ToyTask(Task):
     def _sequences(self, split: str) -> list[list[int]]:
         o = self.opts
         n, offset = (o["n_train"], 0) if split == "train" else (o["n_val"], 1 + (split == "test"))
+        lo, hi = self._length_range()
         return random_sequences(
             n,
             n_symbols=o["n_symbols"],
-            min_len=o["min_len"],
-            max_len=o["max_len"],
+            min_len=lo,
+            max_len=hi,
             seed=o["data_seed"] * 10 + offset,
         )
 
@@ -135,7 +138,7 @@ class Seq2SeqToyTask(_ToyTask):
         return {
             "vocab_size": self.vocab.vocab_size,
             "pad_id": PAD,
-            "max_len": 2 * self.opts["max_len"] + 52,
+            "max_len": 2 * self.opts["max_seq_len"] + 52,
         }
 
     def collate(self, pairs: list[tuple[list[int], list[int]]]) -> dict[str, Tensor]:
@@ -196,6 +199,7 @@ class Seq2SeqToyTask(_ToyTask):
             "train_loss": train["train_loss"],
             "untrained_val_loss": untrained["loss"],
             "untrained_exact_match": untrained["exact_match"],
+            "untrained_token_accuracy": untrained["token_accuracy"],
         }
 
     def proofs(self, s: dict[str, Any]) -> list[str]:
@@ -237,10 +241,8 @@ class ReverseLMTask(_ToyTask):
         "data_seed": 1234,
     }
 
-    def _make_vocab(self) -> None:
-        o = self.opts
-        o["min_len"] = o["max_len"] = o["seq_len"]
-        super()._make_vocab()
+    def _length_range(self) -> tuple[int, int]:
+        return self.opts["seq_len"], self.opts["seq_len"]
 
     def prepare(self, run_dir: Path, train_config: TrainConfig) -> dict[str, Any]:
         self._make_vocab()

@@ -100,8 +100,17 @@ def resolve(request: TrainRequest) -> tuple[Task, Path, ModelConfig | None, Trai
     return task, out, None, train_config, model_dict
 
 
-def train(request: TrainRequest) -> tuple[dict[str, Any], Path, list[str]]:
-    """Train as asked. Returns (summary, run directory, the lines proving the model works)."""
+@dataclass
+class TrainResult:
+    summary: dict[str, Any]
+    run_dir: Path
+    proofs: list[str]  # the lines proving the model works, for the CLI to print
+    model: torch.nn.Module  # the trained model, in memory, in eval mode
+    task: Task
+
+
+def train(request: TrainRequest) -> TrainResult:
+    """Train as asked; write the run directory; return the summary, proofs and model."""
     task, out, model_config, train_config, model_dict = resolve(request)
     device = resolve_device(request.device if not request.resume else train_config.device)
     out.mkdir(parents=True, exist_ok=True)
@@ -169,4 +178,4 @@ def train(request: TrainRequest) -> tuple[dict[str, Any], Path, list[str]]:
         task.plots(out, summary)
     write_summary(out, summary)
     log.info("finished in %.1f s", time.perf_counter() - started)
-    return summary, out, proofs
+    return TrainResult(summary, out, proofs, model, task)
