@@ -88,15 +88,6 @@ def eos_after_five() -> EosRule:
     return lambda tokens, positions: 100.0 * ((tokens == 5) | (positions[None, :] >= 6)).float()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These models are tiny: one thread is faster than two fighting over a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def make_seq2seq() -> Callable[..., EncoderDecoder]:
     return random_seq2seq
