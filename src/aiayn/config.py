@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 Arch = Literal["encoder-decoder", "decoder-only", "encoder-classifier"]
 ARCHS: tuple[str, ...] = ("encoder-decoder", "decoder-only", "encoder-classifier")
@@ -18,8 +18,28 @@ POSITIONALS: tuple[str, ...] = ("sinusoidal", "learned")
 POOLINGS: tuple[str, ...] = ("cls", "mean")
 
 
+class _ConfigMethods:
+    """Copying, serialising and strict loading, shared by the config dataclasses."""
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Build from a dict, rejecting unknown keys (a typo must not be silently ignored)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} field(s): {', '.join(unknown)}")
+        return cls(**data)
+
+
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(_ConfigMethods):
     """The hyper-parameters of one Transformer, in the paper's names.
 
     `vocab_size` is the source vocabulary (or the only one); `tgt_vocab_size` the target one of an
@@ -111,20 +131,6 @@ class ModelConfig:
     def decoder_layers(self) -> int:
         return self.n_decoder_layers or self.n_layers
 
-    def replace(self, **changes: Any) -> ModelConfig:
-        """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown ModelConfig field(s): {', '.join(unknown)}")
-        return cls(**data)
 
 
 # Named presets. The paper's two (Table 3) and small ones that train on a CPU.
@@ -156,7 +162,7 @@ def model_preset(name: str, **changes: Any) -> ModelConfig:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(_ConfigMethods):
     """How to train: optimiser, schedule, batching, precision, checkpoints.
 
     Defaults are the paper's (Adam 0.9/0.98/1e-9, inverse-square-root warmup of 4000 steps,
@@ -208,20 +214,6 @@ class TrainConfig:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
         if self.keep_checkpoints < 1:
             raise ValueError(f"keep_checkpoints must be >= 1, got {self.keep_checkpoints!r}")
-
-    def replace(self, **changes: Any) -> TrainConfig:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown TrainConfig field(s): {', '.join(unknown)}")
-        return cls(**data)
 
 
 __all__ = [
