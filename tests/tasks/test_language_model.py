@@ -1,0 +1,144 @@
+"""The Shakespeare language-model task: splits, blocks, baselines, the run directory, the CLI."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from aiayn.cli import _split_sets, main
+from aiayn.config import TrainConfig
+from aiayn.errors import AiaynError
+from aiayn.tasks import get_task
+from aiayn.tasks.language_model import unigram_log_probs, unigram_perplexity
+from aiayn.tokenizers import WordTokenizer, load_tokenizer
+from aiayn.training.run import TrainRequest, train
+
+# An lm-tiny sized model, a few steps: seconds on two cores.
+FAST = [
+    "d_model=32",
+    "n_heads=2",
+    "d_ff=64",
+    "n_layers=1",
+    "context=32",
+    "batch_size=8",
+    "max_steps=20",
+    "warmup_steps=5",
+    "eval_every=20",
+    "log_every=10",
+    "checkpoint_every=20",
+]
+
+
+@pytest.fixture
+def text_file(tmp_path):
+    """One short work of the complete works as a plain-text file (contiguous splits)."""
+    from aiayn.data import complete_works
+
+    title, text = min(complete_works(), key=lambda work: len(work[1]))
+    path = tmp_path / "work.txt"
+    path.write_text(text[:60_000], encoding="utf-8")
+    return path
+
+
+def _train(out, data, sets=()):
+    request = TrainRequest(
+        task="shakespeare",
+        preset="lm-tiny",
+        out=out,
+        device="cpu",
+        data_file=data,
+        sets=[*FAST, *sets],
+        split_sets=_split_sets,
+    )
+    return train(request)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from aiayn.data import complete_works
+
+    root = tmp_path_factory.mktemp("lm")
+    _, text = min(complete_works(), key=lambda work: len(work[1]))
+    data = root / "work.txt"
+    data.write_text(text[:60_000], encoding="utf-8")
+    return _train(root / "run", data), data
+
+
+def test_summary_has_perplexities_and_both_baselines(trained):
+    result, _ = trained
+    s = json.loads((result.run_dir / "summary.json").read_text())
+    for split in ("val", "test"):
+        for key in (f"{split}_perplexity", f"unigram_{split}_perplexity"):
+            assert math.isfinite(s[key]) and s[key] > 1.0
+        assert f"untrained_{split}_perplexity" in s
+    assert s["tokenizer"] == "word"
+    assert s["reloaded_model_generates_the_same"] is True
+
+
+def test_word_tokenizer_round_trips_through_the_run_directory(trained):
+    result, data = trained
+    tok = load_tokenizer(result.run_dir / "tokenizer")
+    assert isinstance(tok, WordTokenizer)
+    assert tok.vocab_size == result.task.tokenizer.vocab_size
+    line = "ROMEO: What, shall this speech be spoke for our excuse?"
+    assert tok.encode(line) == result.task.tokenizer.encode(line)
+    train_text = result.task.split_texts()["train"][:2000]
+    if tok.unk_id not in tok.encode(train_text):
+        assert tok.decode(tok.encode(train_text)) == train_text
+
+
+def test_same_seed_generates_the_same_sample_through_the_cli(trained, capsys):
+    result, _ = trained
+    args = ["generate", str(result.run_dir), "--prompt", "ROMEO:", "--max-new-tokens", "40"]
+    args += ["--temperature", "0.8", "--top-k", "50", "--device", "cpu"]
+    samples = []
+    for seed in (7, 7, 8):
+        assert main([*args, "--seed", str(seed)]) == 0
+        samples.append(capsys.readouterr().out)
+    assert samples[0] == samples[1]
+    assert samples[0].strip()
+    assert samples[0] != samples[2]  # the seed matters (40 sampled words)
+
+
+def test_training_blocks_never_share_a_token_position(text_file):
+    task = get_task("shakespeare", {"data": str(text_file), "context": 16})
+    task.prepare(text_file.parent / "run", TrainConfig(batch_size=5))
+    n = task.split_ids("train").numel()
+    task._ids["train"] = torch.arange(n)  # each token's id is its position in the stream
+    source = task.train_source(TrainConfig(batch_size=5))
+    for epoch in (0, 1):
+        batches = source.epoch_batches(epoch)
+        inputs = torch.cat([b["inputs"] for b in batches]).flatten()
+        targets = torch.cat([b["targets"] for b in batches])
+        assert inputs.unique().numel() == inputs.numel()  # no position in two sequences
+        assert torch.equal(targets.flatten(), inputs + 1)  # targets: the next position
+        assert inputs.numel() >= n - 1 - 16 * (5 + 1)  # all but the partial block and batch
+    rows = torch.cat([b["inputs"] for b in source.epoch_batches(0)])
+    assert torch.all(rows[:, 1:] - rows[:, :-1] == 1)  # each sequence is consecutive text
+
+
+def test_held_out_works_are_whole_works_never_in_training():
+    from aiayn.data import complete_works
+
+    task = get_task("shakespeare", {"n_works": 6, "val_fraction": 0.15, "test_fraction": 0.15})
+    texts = task.split_texts()
+    assert texts["val"] and texts["test"]
+    for _, work in complete_works()[:6]:
+        middle = work[len(work) // 2 : len(work) // 2 + 300]
+        assert sum(middle in texts[split] for split in ("train", "val", "test")) == 1
+
+
+def test_unigram_baseline_on_a_hand_made_example():
+    # vocabulary of 4, training counts [3, 1, 0, 0] -> add-one: [4, 2, 1, 1] / (4 + 4)
+    log_probs = unigram_log_probs(torch.tensor([0, 0, 0, 1]), vocab_size=4)
+    torch.testing.assert_close(log_probs.exp(), torch.tensor([0.5, 0.25, 0.125, 0.125]).double())
+    # stream [0, 2]: mean NLL = -(log 0.5 + log 0.125) / 2 -> perplexity sqrt(1 / (0.5 * 0.125))
+    assert unigram_perplexity(log_probs, torch.tensor([0, 2])) == pytest.approx(4.0)
+
+
+def test_bad_options_raise_a_clear_error():
+    with pytest.raises(AiaynError, match="tokenizer must be one of"):
+        get_task("shakespeare", {"tokenizer": "bytes"})
+    with pytest.raises(AiaynError, match="context must be a positive integer"):
+        get_task("shakespeare", {"context": 0})
