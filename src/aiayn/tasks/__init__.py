@@ -7,9 +7,24 @@ from typing import Any
 
 from aiayn.errors import AiaynError
 from aiayn.tasks.base import Run, Task, load_run
+from aiayn.tasks.classification import SST2Task
+from aiayn.tasks.language_model import ShakespeareTask, TinyShakespeareCharTask
 from aiayn.tasks.toy import CopyTask, ReverseLMTask, ReverseTask
+from aiayn.tasks.translation import Multi30kTask, TranslationTask
 
-TASKS: dict[str, type[Task]] = {t.name: t for t in (CopyTask, ReverseTask, ReverseLMTask)}
+TASKS: dict[str, type[Task]] = {
+    t.name: t
+    for t in (
+        CopyTask,
+        ReverseTask,
+        ReverseLMTask,
+        Multi30kTask,
+        TranslationTask,
+        SST2Task,
+        ShakespeareTask,
+        TinyShakespeareCharTask,
+    )
+}
 
 
 def register(task: type[Task]) -> type[Task]:

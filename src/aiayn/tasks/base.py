@@ -212,11 +212,17 @@ def read_run_config(run_dir: Path) -> dict[str, Any]:
 
 
 def load_run(
-    run_dir: Path, *, device: torch.device | None = None, checkpoint: str = "final"
+    run_dir: Path,
+    *,
+    device: torch.device | None = None,
+    checkpoint: str = "final",
+    data_dir: Path | None = None,
 ) -> Run:
     """Rebuild task, tokenizer and model from a run directory.
 
-    `checkpoint`: "final" (model.safetensors), "best" (the best checkpoint) or "latest".
+    `checkpoint`: "final" (model.safetensors), "best" (the best checkpoint), "latest", or
+    "averaged" (averaged.safetensors, written by `aiayn average`). `data_dir` is where the task
+    finds its data sets (for `evaluate`), as for training.
     """
     from aiayn.tasks import get_task
     from aiayn.training.checkpoint import latest_checkpoint, load_weights, read_best
@@ -224,7 +230,7 @@ def load_run(
     run_dir = Path(run_dir)
     data = read_run_config(run_dir)
     try:
-        task = get_task(data["task"], data.get("task_options", {}))
+        task = get_task(data["task"], data.get("task_options", {}), data_dir=data_dir)
         model_config = ModelConfig.from_dict(data["model"])
         train_config = TrainConfig.from_dict(data["train"])
     except (KeyError, ValueError) as e:
@@ -233,16 +239,24 @@ def load_run(
     model = task.build_model(model_config)
     if checkpoint == "final":
         weights = run_dir / "model.safetensors"
+    elif checkpoint == "averaged":
+        weights = run_dir / "averaged.safetensors"
+        if not weights.is_file():
+            raise AiaynError(f"{run_dir} has no averaged weights; run `aiayn average {run_dir}`")
     elif checkpoint == "best":
         best = read_best(run_dir / "checkpoints")
         if best is None:
             raise AiaynError(f"{run_dir} has no best checkpoint")
         weights = run_dir / "checkpoints" / best["name"] / "model.safetensors"
-    else:
+    elif checkpoint == "latest":
         latest = latest_checkpoint(run_dir / "checkpoints")
         if latest is None:
             raise AiaynError(f"{run_dir} has no checkpoint")
         weights = latest / "model.safetensors"
+    else:
+        raise AiaynError(
+            f"checkpoint must be 'final', 'best', 'latest' or 'averaged', got {checkpoint!r}"
+        )
     if not weights.is_file():
         raise AiaynError(f"{run_dir} has no trained weights ({weights.name}); is training done?")
     load_weights(model, weights)
