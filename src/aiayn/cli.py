@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import tomllib
 from pathlib import Path
@@ -87,7 +88,7 @@ def _read_config_file(path: str | None) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace) -> int:
-    from aiayn.training.run import TrainRequest, train
+    from aiayn.training.run import TrainRequest, resolve, train
 
     file_config = _read_config_file(args.config)
     request = TrainRequest(
@@ -104,12 +105,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         split_sets=_split_sets,
         init=args.init,
         backend=args.backend,
+        fsdp=args.fsdp,
     )
-    if args.nproc and args.nproc > 1:
-        from aiayn.training.distributed import launch
+    if args.nproc is not None and args.nproc < 1:
+        raise AiaynError(f"--nproc must be at least 1, got {args.nproc}")
+    if args.nproc is not None and args.nproc > 1:
+        from aiayn.training.distributed import check_fsdp, launch
 
-        return launch(args.nproc, sys.argv[1:])
+        # Settle what every process would reject (bad settings, an occupied --out) here,
+        # before starting processes that would all fail the same way.
+        resolve(request)
+        if args.fsdp:
+            check_fsdp(args.device)
+        return launch(args.nproc, args.argv)
     result = train(request)
+    if not result.is_main:  # another rank of a torchrun job: rank 0 reports
+        return 0
     print(f"run directory: {result.run_dir}")
     for line in result.proofs:
         print(line)
@@ -123,7 +134,12 @@ def _load(args: argparse.Namespace, arch: str | None = None) -> Any:
     from aiayn.tasks import load_run
     from aiayn.training.device import resolve_device
 
-    run = load_run(Path(args.run), device=resolve_device(args.device), checkpoint=args.checkpoint)
+    run = load_run(
+        Path(args.run),
+        device=resolve_device(args.device),
+        checkpoint=args.checkpoint,
+        data_dir=Path(args.data_dir) if getattr(args, "data_dir", None) else None,
+    )
     if arch is not None and run.model_config.arch != arch:
         raise AiaynError(
             f"{args.run} holds a {run.model_config.arch} model; `aiayn {args.command}` needs "
@@ -191,6 +207,28 @@ def cmd_translate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_attention(args: argparse.Namespace) -> int:
+    from aiayn.evaluation.attention_viz import attention_heatmap
+
+    run = _load(args, "encoder-decoder")
+    if not hasattr(run.task, "attention_map"):
+        raise AiaynError(f"{args.run} is not a translation run: it has no attention map to draw")
+    weights, src_tokens, tgt_tokens, translation = run.task.attention_map(
+        run.model, args.sentence, layer=args.layer, beam=args.beam
+    )
+    out = attention_heatmap(
+        weights,
+        src_tokens=src_tokens,
+        tgt_tokens=tgt_tokens,
+        out=Path(args.out),
+        average_heads=args.average,
+        title=f"decoder layer {args.layer} cross-attention",
+    )
+    print(translation)
+    print(f"attention heatmap -> {out}")
+    return 0
+
+
 def cmd_classify(args: argparse.Namespace) -> int:
     run = _load(args)
     if not hasattr(run.task, "classify"):
@@ -245,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", help="start from pretrained weights (e.g. minilm)")
     t.add_argument("--backend", default="aiayn", help="aiayn (ours) or hf (Hugging Face)")
     t.add_argument("--nproc", type=int, help="train with N processes on this machine (DDP)")
+    t.add_argument(
+        "--fsdp", action="store_true", help="shard the model over GPUs with FSDP2 (torchrun)"
+    )
     t.set_defaults(func=cmd_train)
 
     def run_parser(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -254,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
         r.add_argument(
             "--checkpoint", default="final", choices=["final", "best", "latest", "averaged"]
         )
+        r.add_argument("--data-dir", help="folder with local copies of the data sets")
         return r
 
     e = run_parser("eval", "evaluate a trained run on a split")
@@ -274,6 +316,14 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--alpha", type=float, default=0.6, help="length penalty (section 6.1)")
     tr.set_defaults(func=cmd_translate)
 
+    at = run_parser("attention", "draw a sentence's encoder-decoder attention as a PNG")
+    at.add_argument("--sentence", required=True, help="the source sentence to translate")
+    at.add_argument("--out", required=True, help="the PNG file to write")
+    at.add_argument("--layer", type=int, default=-1, help="decoder layer (-1: the last)")
+    at.add_argument("--average", action="store_true", help="one map, the mean over heads")
+    at.add_argument("--beam", type=int, default=1, help="beam size of the translation (1: greedy)")
+    at.set_defaults(func=cmd_attention)
+
     c = run_parser("classify", "classify stdin lines: label and probability")
     c.set_defaults(func=cmd_classify)
 
@@ -284,22 +334,37 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _report_error(message: str) -> None:
+    """Print the one-line error. Under torchrun a worker also records it for the agent, and only
+    rank 0 prints; a worker started by `--nproc` leaves the printing to its launcher."""
+    if "TORCHELASTIC_ERROR_FILE" in os.environ:
+        from aiayn.training.distributed import LAUNCHED_ENV, hand_error_to_launcher
+
+        hand_error_to_launcher(message)
+        if os.environ.get(LAUNCHED_ENV) or int(os.environ.get("RANK", "0")) != 0:
+            return
+    print(f"aiayn: error: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
         logging.basicConfig(
             level=logging.INFO if args.verbose else logging.WARNING,
             format="%(asctime)s %(name)s: %(message)s",
         )
         return args.func(args)
     except (AiaynError, ValueError, FileNotFoundError, PermissionError) as e:
-        print(f"aiayn: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        _report_error(str(e))
+        return getattr(e, "exit_code", EXIT_USAGE)  # a failed --nproc worker's own code
     except KeyboardInterrupt:
-        print(
-            "aiayn: interrupted; resume with `aiayn train TASK --out DIR --resume`", file=sys.stderr
-        )
+        if not os.environ.get("AIAYN_LAUNCHED"):  # a --nproc worker: its launcher reports
+            print(
+                "aiayn: interrupted; resume with `aiayn train TASK --out DIR --resume`",
+                file=sys.stderr,
+            )
         return 130
     except SystemExit as e:  # --help
         return int(e.code or 0)

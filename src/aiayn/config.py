@@ -132,7 +132,6 @@ class ModelConfig(_ConfigMethods):
         return self.n_decoder_layers or self.n_layers
 
 
-
 # Named presets. The paper's two (Table 3) and small ones that train on a CPU.
 MODEL_PRESETS: dict[str, ModelConfig] = {
     "paper-base": ModelConfig(),

@@ -95,6 +95,9 @@ class _ToyTask(Task):
         "log_every": 50,
         "checkpoint_every": 500,
     }
+    # Examples per evaluation batch. Under torchrun the batches are shared among the processes,
+    # each evaluated whole by one of them, so the figures do not depend on the process count.
+    eval_batch_size: int = 250
 
     def _make_vocab(self) -> None:
         n = self.opts["n_symbols"]
@@ -160,22 +163,23 @@ class Seq2SeqToyTask(_ToyTask):
 
     def evaluate(self, model: nn.Module, split: str = "val") -> dict[str, float]:
         from aiayn.decoding import greedy_decode
+        from aiayn.training.distributed import EvalShard
         from aiayn.training.loss import compute_loss
 
         pairs = (
             self._pairs(split) if split != "train" else self._pairs("train")[: self.opts["n_val"]]
         )
-        nll = n = correct = 0.0
-        exact = 0
-        for i in range(0, len(pairs), 250):
-            batch = self.collate(pairs[i : i + 250])
-            batch = {k: v.to(_device(model)) for k, v in batch.items()}
+        size = self.eval_batch_size
+        starts = range(0, len(pairs), size)
+        shard = EvalShard(len(starts), width=4, model=model)  # this process's batches
+        for b in shard:
+            chunk = pairs[starts[b] : starts[b] + size]
+            batch = {k: v.to(_device(model)) for k, v in self.collate(chunk).items()}
             out = compute_loss(model, batch, pad_id=PAD)
-            nll += out.nll_sum.item()
-            n += out.n_targets.item()
-            correct += out.n_correct.item()
             hyps = greedy_decode(model, batch["src"], bos_id=BOS, eos_id=EOS)
-            exact += sum(h == t for h, (_, t) in zip(hyps, pairs[i : i + 250], strict=True))
+            exact = sum(h == t for h, (_, t) in zip(hyps, chunk, strict=True))
+            shard.add(b, [out.nll_sum.item(), out.n_targets.item(), out.n_correct.item(), exact])
+        nll, n, correct, exact = shard.totals()  # over all processes
         return {
             f"{split}_loss": nll / max(n, 1),
             f"{split}_token_accuracy": correct / max(n, 1),
@@ -270,13 +274,27 @@ class ReverseLMTask(_ToyTask):
         return FixedBatches(batches, collate, seed=train_config.seed)
 
     def per_position_accuracy(self, model: nn.Module, split: str = "val") -> tuple[Tensor, float]:
-        from aiayn.training.loss import compute_loss
+        """(accuracy at each of the 2L + 1 target positions, mean NLL per token) on `split`."""
+        from aiayn.training.distributed import EvalShard
+        from aiayn.training.loss import label_smoothed_cross_entropy
 
-        data = self._examples(split).to(_device(model))
-        logits = model(data[:, :-1])  # (N, 2L+1, V)
-        acc = (logits.argmax(-1) == data[:, 1:]).float().mean(0)  # (2L+1,)
-        out = compute_loss(model, {"inputs": data[:, :-1], "targets": data[:, 1:]}, pad_id=PAD)
-        return acc.cpu(), out.nll_sum.item() / out.n_targets.item()
+        data = self._examples(split)  # (N, 2L+2)
+        positions = data.size(1) - 1
+        size = self.eval_batch_size
+        starts = range(0, len(data), size)
+        shard = EvalShard(len(starts), width=2 + positions, model=model)
+        for b in shard:
+            chunk = data[starts[b] : starts[b] + size].to(_device(model))
+            inputs, targets = chunk[:, :-1], chunk[:, 1:]  # (B, 2L+1) each
+            logits = model(inputs)  # (B, 2L+1, V)
+            nll, n = label_smoothed_cross_entropy(
+                logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=PAD
+            )
+            correct = (logits.argmax(-1) == targets).sum(0)  # (2L+1,)
+            shard.add(b, [nll.item(), n.item(), *correct.tolist()])
+        nll_sum, n_total, *correct_sums = shard.totals()  # over all processes
+        acc = torch.tensor(correct_sums, dtype=torch.float64) / len(data)
+        return acc, nll_sum / max(n_total, 1.0)
 
     def evaluate(self, model: nn.Module, split: str = "val") -> dict[str, float]:
         L = self.opts["seq_len"]

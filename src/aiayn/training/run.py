@@ -3,6 +3,10 @@
 Settings are layered, later ones winning: the model preset, the task's defaults, the config file,
 `--set`, then the fields the data fixes (vocabulary size, padding id). The resolved configuration
 is written to `config.json` in the run directory before training starts.
+
+Under torchrun (WORLD_SIZE > 1) every process runs `train`: they join one process group, train
+together, and evaluate together; rank 0 alone writes the run directory and the summary, and the
+others wait at a barrier wherever they need a file it writes.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from aiayn.config import ModelConfig, TrainConfig, model_preset
 from aiayn.errors import AiaynError
 from aiayn.tasks import Task, get_task, load_run
 from aiayn.tasks.base import read_run_config, write_run_config
+from aiayn.training import distributed
 from aiayn.training.checkpoint import atomic_write_json
 from aiayn.training.device import resolve_device
 from aiayn.training.trainer import Trainer, write_summary
@@ -43,6 +48,7 @@ class TrainRequest:
     split_sets: Callable[..., tuple[dict, dict, dict]] | None = None
     init: str | None = None
     backend: str = "aiayn"
+    fsdp: bool = False  # shard the model with FSDP2 (torchrun on GPUs)
 
 
 def _task_options(request: TrainRequest, task_cls: type[Task], task_sets: dict) -> dict:
@@ -75,8 +81,14 @@ def resolve(request: TrainRequest) -> tuple[Task, Path, ModelConfig | None, Trai
         saved = read_run_config(out)
         if saved.get("task") != request.task:
             raise AiaynError(f"{out} holds a {saved.get('task')!r} run, not {request.task!r}")
-        if model_sets:
-            raise AiaynError("a resumed run keeps its model; --set model settings are not allowed")
+        # Repeating the original command with --resume is fine; changing the model is not.
+        changed = {k: v for k, v in model_sets.items() if saved["model"].get(k) != v}
+        if changed:
+            k = next(iter(changed))
+            raise AiaynError(
+                f"a resumed run keeps its model: --set {k}={changed[k]!r} differs from the "
+                f"run's {k}={saved['model'].get(k)!r}"
+            )
         task = get_task(request.task, saved.get("task_options", {}), data_dir=request.data_dir)
         train_dict = {**saved["train"], **train_sets}
         if request.max_minutes is not None:
@@ -107,38 +119,74 @@ class TrainResult:
     proofs: list[str]  # the lines proving the model works, for the CLI to print
     model: torch.nn.Module  # the trained model, in memory, in eval mode
     task: Task
+    is_main: bool = True  # False on the ranks other than 0 of a torchrun job (they print nothing)
 
 
 def train(request: TrainRequest) -> TrainResult:
     """Train as asked; write the run directory; return the summary, proofs and model."""
     task, out, model_config, train_config, model_dict = resolve(request)
-    device = resolve_device(request.device if not request.resume else train_config.device)
-    out.mkdir(parents=True, exist_ok=True)
-    data_fields = task.prepare(out, train_config)
+    device_name = request.device if not request.resume else train_config.device
+    if request.fsdp:
+        distributed.check_fsdp(device_name)
+    if not distributed.requested():
+        if request.fsdp:
+            raise AiaynError("--fsdp needs several processes: add --nproc N, or run under torchrun")
+        return _train(
+            request, task, out, model_config, train_config, model_dict, resolve_device(device_name)
+        )
+    device = distributed.setup(device_name)
+    try:
+        with distributed.peers_watched():
+            return _train(request, task, out, model_config, train_config, model_dict, device)
+    finally:
+        distributed.teardown()
+
+
+def _train(
+    request: TrainRequest,
+    task: Task,
+    out: Path,
+    model_config: ModelConfig | None,
+    train_config: TrainConfig,
+    model_dict: dict,
+    device: torch.device,
+) -> TrainResult:
+    rank, world = distributed.rank_and_world()
+    main = rank == 0
+    # Every rank looks at the run directory before rank 0 writes anything into it.
+    untrained_path = out / "untrained.json"
+    have_untrained = request.resume and untrained_path.is_file()
+    distributed.barrier()
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        data_fields = task.prepare(out, train_config)
+    # Rank 0 prepares first (it may build and save a tokenizer); the others then find its files.
+    distributed.barrier()
+    if not main:
+        data_fields = task.prepare(out, train_config)
     if model_config is None:
         preset = model_dict.pop("preset")
         base = model_preset(preset)
         arch = {"arch": task.arch} if base.arch != task.arch else {}
-        model_config = base.replace(**arch, **model_dict, **data_fields)
+        fixed = {k: v for k, v in model_dict.items() if k in data_fields and v != data_fields[k]}
+        if fixed:
+            k = next(iter(fixed))
+            raise AiaynError(
+                f"--set {k}={fixed[k]!r} conflicts with the data or pretrained model of task "
+                f"{task.name!r}, which fixes {k}={data_fields[k]!r}"
+            )
+        model_config = base.replace(**{**arch, **model_dict, **data_fields})
         if model_config.arch != task.arch:
             raise AiaynError(
                 f"task {task.name!r} trains a {task.arch} model, not {model_config.arch}"
             )
-        write_run_config(out, task=task, model=model_config, train=train_config)
+        if main:
+            write_run_config(out, task=task, model=model_config, train=train_config)
 
     torch.manual_seed(train_config.seed)
-    model = task.build_model(model_config).to(device)
-    untrained_path = out / "untrained.json"
-    if request.resume and untrained_path.is_file():
-        untrained = json.loads(untrained_path.read_text(encoding="utf-8"))
-    else:
-        model.eval()
-        with torch.no_grad():
-            untrained = {k.removeprefix("val_"): v for k, v in task.evaluate(model, "val").items()}
-        atomic_write_json(untrained_path, untrained)
-        # The baseline evaluation must not change what training does: reset the RNG.
-        torch.manual_seed(train_config.seed)
-
+    model = task.build_model(model_config)
+    if not request.fsdp:  # FSDP moves each shard to the device itself
+        model = model.to(device)
     trainer = Trainer(
         model=model,
         config=train_config,
@@ -151,7 +199,18 @@ def train(request: TrainRequest) -> TrainResult:
         loss_fn=task.loss_fn(train_config),
         best_metric=getattr(task, "best_metric", "val_loss"),
         best_mode=getattr(task, "best_mode", "min"),
+        fsdp=request.fsdp,
     )
+    if have_untrained:
+        untrained = json.loads(untrained_path.read_text(encoding="utf-8"))
+    else:
+        untrained = {k.removeprefix("val_"): v for k, v in trainer.evaluate().items()}
+        if main:
+            atomic_write_json(untrained_path, untrained)
+        # The baseline evaluation must not change what training does: reset the RNG. Each rank
+        # draws its own dropout masks.
+        torch.manual_seed(train_config.seed + rank)
+
     started = time.perf_counter()
     result = trainer.fit(resume=request.resume)
     model.eval()
@@ -163,15 +222,22 @@ def train(request: TrainRequest) -> TrainResult:
             "stopped": result["stopped"],
             "parameters": sum(p.numel() for p in model.parameters()),
             "device": str(device),
+            **({"processes": world} if world > 1 else {}),
             **task.summarize(model, untrained),
         }
         proofs = task.proofs(summary)
         # Proof 3: the saved model, loaded into fresh objects, gives exactly the same outputs.
-        reloaded = load_run(out, device=device)
-        same = task.reference_outputs(model) == task.reference_outputs(reloaded.model)
+        # (A sharded model runs forward passes on all ranks together; a plain one on rank 0.)
+        mine = task.reference_outputs(model) if request.fsdp or main else None
+        if main:
+            reloaded = load_run(out, device=device)
+            same = mine == task.reference_outputs(reloaded.model)
+    if not main:
+        return TrainResult(summary, out, proofs, model, task, is_main=False)
     summary["reloaded_model_generates_the_same"] = same
     proofs.append(
-        f"{len(proofs) + 1}. the saved model, reloaded from {out}, generates "
+        (f"{len(proofs) + 1}. " if proofs and proofs[0][:2] == "1." else "")
+        + f"the saved model, reloaded from {out}, generates "
         + ("exactly the same outputs token by token" if same else "DIFFERENT outputs (a bug)")
     )
     if hasattr(task, "plots"):

@@ -7,12 +7,16 @@ data position is just (epoch, batch index), and a resumed run continues exactly 
 interrupted one stopped: same batches, same dropout masks (RNG state), same optimiser state.
 
 Under torchrun each process trains on its own shard of every epoch's batches and
-DistributedDataParallel averages the gradients; only rank 0 writes files.
+DistributedDataParallel averages the gradients (with `fsdp=True`, FSDP2 shards the model too);
+only rank 0 writes files. Every decision that ends the loop or writes a checkpoint is taken the
+same way on every rank, because each involves collectives (see aiayn.training.distributed).
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import inspect
 import json
 import logging
 import math
@@ -28,10 +32,13 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from aiayn.config import TrainConfig
+from aiayn.errors import AiaynError
+from aiayn.training import distributed
 from aiayn.training.checkpoint import (
     atomic_write_json,
     latest_checkpoint,
     load_checkpoint,
+    load_weights,
     mark_best,
     save_checkpoint,
     save_weights,
@@ -76,14 +83,12 @@ def _to_device(batch: Batch, device: torch.device) -> Batch:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
-def _distributed() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
 class Trainer:
-    """Trains `model` on `train_data` as `config` says, writing everything into `out_dir`."""
+    """Trains `model` on `train_data` as `config` says, writing everything into `out_dir`.
+
+    Under torchrun the model is wrapped in DistributedDataParallel, or with `fsdp=True` sharded
+    in place with FSDP2 (pass it still on the CPU: `fully_shard` moves each shard to `device`).
+    """
 
     def __init__(
         self,
@@ -100,6 +105,7 @@ class Trainer:
         best_metric: str = "val_loss",
         best_mode: str = "min",
         parameters: list[nn.Parameter] | None = None,
+        fsdp: bool = False,
     ) -> None:
         if best_mode not in ("min", "max"):
             raise ValueError(f"best_mode must be 'min' or 'max', got {best_mode!r}")
@@ -113,14 +119,29 @@ class Trainer:
         self.pad_id = pad_id
         self.best_metric = best_metric
         self.best_mode = best_mode
-        self.rank, self.world_size = _distributed()
-        self.model = model.to(device)
+        self.rank, self.world_size = distributed.rank_and_world()
+        self.fsdp = fsdp
+        self._twin: nn.Module | None = None  # FSDP: rank 0's full copy, to write checkpoints
+        if fsdp:
+            if config.precision == "fp16":
+                raise AiaynError("FSDP trains in fp32 or bf16; fp16 needs a sharded grad scaler")
+            if self.rank == 0:
+                self._twin = copy.deepcopy(model).cpu()
+            self.model = distributed.fully_shard_model(model, device)
+        else:
+            self.model = model.to(device)
         self.module = self.model  # the plain module (self.model may become a DDP wrapper)
-        if self.world_size > 1:
+        if self.world_size > 1 and not fsdp:
             from torch.nn.parallel import DistributedDataParallel
 
             ids = [device.index] if device.type == "cuda" else None
-            self.model = DistributedDataParallel(self.model, device_ids=ids)
+            # The only buffers are constant positional encodings: no need to broadcast them
+            # before every forward pass (the option was renamed in torch 2.13).
+            renamed = (
+                "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+            )
+            constant_buffers = {"forward_sync_buffers" if renamed else "broadcast_buffers": False}
+            self.model = DistributedDataParallel(self.model, device_ids=ids, **constant_buffers)
         if loss_fn is None:
             smoothing = config.label_smoothing
 
@@ -179,6 +200,7 @@ class Trainer:
         path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
     def _training_state(self) -> dict[str, Any]:
+        """Everything but the weights (a collective under torchrun: call it on every rank)."""
         s = self.state
         state: dict[str, Any] = {
             "step": s.step,
@@ -187,27 +209,47 @@ class Trainer:
             "best_value": s.best_value,
             "bad_evals": s.bad_evals,
             "seconds": s.seconds,
-            "optimizer": self.optimizer.state_dict(),
+            "world_size": self.world_size,
+            "fsdp": self.fsdp,
+            "optimizer": self._optimizer_state(),
             "scaler": self.scaler.state_dict(),
-            "rng_cpu": torch.get_rng_state(),
         }
-        if torch.cuda.is_available():
-            state["rng_cuda"] = torch.cuda.get_rng_state_all()
+        if self.world_size == 1:
+            state["rng_cpu"] = torch.get_rng_state()
+            if torch.cuda.is_available():
+                state["rng_cuda"] = torch.cuda.get_rng_state_all()
+        else:  # each rank draws its own dropout masks: keep every rank's generator
+            state["rng_ranks"] = distributed.gather_rng_states(self.device)
         return state
 
+    def _optimizer_state(self) -> dict[str, Any]:
+        if self.fsdp:  # gathered to rank 0, keyed by parameter name
+            return distributed.gather_optimizer_state(self.model, self.optimizer)
+        return self.optimizer.state_dict()
+
+    def _full_model(self) -> nn.Module:
+        """The model with all its weights, for writing (FSDP: gathered into rank 0's twin)."""
+        if not self.fsdp:
+            return self.module
+        distributed.gather_weights(self.model, into=self._twin)
+        return self._twin if self._twin is not None else self.module
+
     def save(self) -> Path | None:
-        """Write a checkpoint of the current step (rank 0 only)."""
-        if not self.is_main:
-            return None
+        """Write a checkpoint of the current step. Call it on every rank (under torchrun it
+        gathers state from all of them); rank 0 writes and returns the path, the others None."""
         if self._saved is not None and self._saved[0] == self.state.step:
             return self._saved[1]  # this step is on disk already (saved as the best)
-        path = save_checkpoint(
-            self.checkpoint_dir,
-            step=self.state.step,
-            model=self.module,
-            state=self._training_state(),
-            keep=self.config.keep_checkpoints,
-        )
+        state = self._training_state()
+        model = self._full_model()
+        path = None
+        if self.is_main:
+            path = save_checkpoint(
+                self.checkpoint_dir,
+                step=self.state.step,
+                model=model,
+                state=state,
+                keep=self.config.keep_checkpoints,
+            )
         self._saved = (self.state.step, path)
         return path
 
@@ -216,16 +258,25 @@ class Trainer:
         path = latest_checkpoint(self.checkpoint_dir)
         if path is None:
             return False
-        state = load_checkpoint(path, self.module)
-        self.optimizer.load_state_dict(state["optimizer"])
+        if self.fsdp:
+            state = self._load_sharded(path)
+        else:
+            state = load_checkpoint(path, self.module)
+            if state.get("fsdp", False):
+                raise AiaynError(f"{path} was written by an FSDP run: resume it with --fsdp")
+            self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
-        torch.set_rng_state(state["rng_cpu"])
-        if "rng_cuda" in state and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        self._restore_rng(state)
+        saved_world = state.get("world_size", 1)
+        batch_index = state["batch_index"]
+        if saved_world != self.world_size:
+            # The ranks had consumed batch_index * saved_world batches of the epoch together;
+            # continue there (repeating at most world_size - 1 of them).
+            batch_index = batch_index * saved_world // self.world_size
         self.state = TrainState(
             step=state["step"],
             epoch=state["epoch"],
-            batch_index=state["batch_index"],
+            batch_index=batch_index,
             best_value=state["best_value"],
             bad_evals=state["bad_evals"],
             seconds=state["seconds"],
@@ -233,6 +284,37 @@ class Trainer:
         self._truncate_metrics(self.state.step)
         log.info("resumed from %s (step %d)", path, self.state.step)
         return True
+
+    def _load_sharded(self, path: Path) -> dict[str, Any]:
+        """FSDP resume: rank 0 reads the full weights and optimiser state and scatters them."""
+        # Memory-mapped: ranks other than 0 read only the small entries, not the optimiser.
+        state = torch.load(path / "state.pt", weights_only=True, map_location="cpu", mmap=True)
+        if not state.get("fsdp", False):
+            raise AiaynError(f"{path} was not written by an FSDP run: resume it without --fsdp")
+        if self._twin is not None:
+            load_weights(self._twin, path / "model.safetensors")
+        optimizer = state["optimizer"] if self._twin is not None else {}
+        distributed.scatter_state(self.model, self.optimizer, self._twin, optimizer)
+        return state
+
+    def _restore_rng(self, state: dict[str, Any]) -> None:
+        ranks = state.get("rng_ranks")
+        if ranks is None and self.world_size == 1:
+            torch.set_rng_state(state["rng_cpu"])
+            if "rng_cuda" in state and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["rng_cuda"])
+        elif ranks is not None and len(ranks) == self.world_size:
+            torch.set_rng_state(ranks[self.rank]["cpu"])
+            if "cuda" in ranks[self.rank] and self.device.type == "cuda":
+                torch.cuda.set_rng_state(ranks[self.rank]["cuda"], self.device)
+        else:
+            log.warning(
+                "resuming with %d process(es) a run checkpointed with %d: training continues, "
+                "but its dropout masks differ from those of an uninterrupted run",
+                self.world_size,
+                state.get("world_size", 1),
+            )
+            torch.manual_seed(self.config.seed + self.rank + state["step"])
 
     # ----------------------------------------------------------------------------- data
     def _shard(self, batches: Sequence[Batch]) -> Sequence[Batch]:
@@ -278,9 +360,7 @@ class Trainer:
         nll_sum = torch.zeros((), device=self.device, dtype=torch.float64)
         for i, batch in enumerate(batches):
             last = i == len(batches) - 1
-            sync = last or self.world_size == 1
-            context = self.model.no_sync() if not sync else contextlib.nullcontext()
-            with context:
+            with self._gradient_sync(last):
                 with autocast(self.device, self.config.precision):
                     out = self.loss_fn(self.model, batch)
                 self.scaler.scale(out.loss_sum * scale).backward()
@@ -302,16 +382,47 @@ class Trainer:
             loss_sum, nll_sum = totals[0], totals[1]
         return loss_sum.item(), nll_sum.item(), n_total.item()
 
+    def _gradient_sync(self, sync: bool) -> contextlib.AbstractContextManager:
+        """Gradients are averaged over processes on the last micro-batch of a step only."""
+        if self.fsdp:
+            self.model.set_requires_gradient_sync(sync)
+            return contextlib.nullcontext()
+        if self.world_size == 1 or sync:
+            return contextlib.nullcontext()
+        return self.model.no_sync()
+
+    def step(self) -> tuple[float, float, float]:
+        """One optimiser step on the next `grad_accum` batches of this rank's shard; returns
+        what `train_step` returns."""
+        return self.train_step(self._next_batches(self.config.grad_accum))
+
     def evaluate(self) -> dict[str, float]:
+        """The evaluation figures, the same on every rank."""
         if self.evaluate_fn is None:
             return {}
         was_training = self.module.training
         self.module.eval()
         try:
             with torch.no_grad():
-                return self.evaluate_fn(self.module)
+                metrics = self.evaluate_fn(self.module)
         finally:
             self.module.train(was_training)
+        if self.world_size > 1:
+            # The ranks decide together what to save and when to stop: they must agree on the
+            # figures even if an evaluation does not share its work (each rank ran it all).
+            box = [metrics]
+            dist.broadcast_object_list(box, src=0)
+            metrics = box[0]
+        return metrics
+
+    def _out_of_time(self, budget: float) -> bool:
+        """Whether the time budget is spent; under torchrun rank 0's clock decides for all."""
+        over = self.state.seconds >= budget
+        if self.world_size > 1:
+            flag = torch.tensor([float(over)], device=self.device)
+            dist.broadcast(flag, src=0)
+            over = bool(flag.item())
+        return over
 
     def _is_better(self, value: float) -> bool:
         best = self.state.best_value
@@ -344,10 +455,10 @@ class Trainer:
                 if config.max_epochs is not None and self.state.epoch >= config.max_epochs:
                     stopped = "max_epochs"
                     break
-                if budget is not None and self.state.seconds >= budget:
+                if budget is not None and self._out_of_time(budget):
                     stopped = "max_minutes"
                     break
-                loss_sum, _, n = self.train_step(self._next_batches(config.grad_accum))
+                loss_sum, _, n = self.step()
                 self.state.seconds = time.perf_counter() - start
                 window_loss += loss_sum
                 window_targets += n
@@ -384,8 +495,9 @@ class Trainer:
         if self.state.step % config.eval_every != 0 or not last_eval:
             last_eval = self._evaluate_and_track(self.state.step)
         self.save()
+        final = self._full_model()
         if self.is_main:
-            save_weights(self.module, self.out_dir / "model.safetensors")
+            save_weights(final, self.out_dir / "model.safetensors")
             self._plot()
         if self._writer:
             self._writer.close()
@@ -407,9 +519,8 @@ class Trainer:
             if self._is_better(value):
                 self.state.best_value = value
                 self.state.bad_evals = 0
-                if self.is_main:
-                    path = self.save()
-                    assert path is not None
+                path = self.save()
+                if path is not None:  # rank 0
                     mark_best(
                         self.checkpoint_dir,
                         name=path.name,
