@@ -115,7 +115,7 @@ def main(out: Path) -> None:
     while not (out / "weights-w1.pt").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     model = build_model(model.config)
-    model.load_state_dict(torch.load(out / "weights-w1.pt"))
+    model.load_state_dict(torch.load(out / "weights-w1.pt", weights_only=True))
     model.eval()
     lm = ReverseLMTask({"n_symbols": 6, "seq_len": 4, "n_val": 23})
     lm.load(Path("."))

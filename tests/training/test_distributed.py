@@ -70,7 +70,8 @@ def test_two_process_loss_curve_equals_one_process_with_the_same_global_batch(ru
     two = torch.tensor(_read(runs, "train-w2-r0.json")["losses"], dtype=torch.float64)
     assert one[-1] < one[0] - 0.5  # it learns
     torch.testing.assert_close(two, one, rtol=0.0, atol=1e-5)
-    w1, w2 = torch.load(runs / "weights-w1.pt"), torch.load(runs / "weights-w2.pt")
+    w1 = torch.load(runs / "weights-w1.pt", weights_only=True)
+    w2 = torch.load(runs / "weights-w2.pt", weights_only=True)
     for name in w1:
         torch.testing.assert_close(w2[name], w1[name], rtol=0.0, atol=1e-5, msg=name)
 
@@ -95,7 +96,7 @@ def test_fsdp_on_cpu_matches_one_process_and_resumes_exactly(runs):
     assert fsdp["resumed"] == fsdp["losses"][6:]  # resumed from the checkpoint of step 6
     assert _read(runs, "fsdp-w2-r1.json")["losses"] == fsdp["losses"]
     # The checkpoint gathered from the shards is an ordinary one (tied matrices stored once).
-    w1 = torch.load(runs / "weights-w1.pt")
+    w1 = torch.load(runs / "weights-w1.pt", weights_only=True)
     wf = load_file(str(runs / "fsdp" / "checkpoints" / "step-0000012" / "model.safetensors"))
     assert set(wf) <= set(w1) and len(wf) > 40
     for name in wf:
