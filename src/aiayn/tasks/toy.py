@@ -115,6 +115,18 @@ class _ToyTask(Task):
     def load(self, run_dir: Path) -> None:
         self._make_vocab()
 
+    def prepare(self, run_dir: Path, train_config: TrainConfig) -> dict[str, Any]:
+        self._make_vocab()
+        self.vocab.save(Path(run_dir) / "tokenizer")
+        return {
+            "vocab_size": self.vocab.vocab_size,
+            "pad_id": PAD,
+            "max_len": self._model_max_len(),
+        }
+
+    def _model_max_len(self) -> int:
+        raise NotImplementedError
+
     def _sequences(self, split: str) -> list[list[int]]:
         o = self.opts
         n, offset = (o["n_train"], 0) if split == "train" else (o["n_val"], 1 + (split == "test"))
@@ -135,14 +147,9 @@ class Seq2SeqToyTask(_ToyTask):
     def target(self, seq: list[int]) -> list[int]:
         raise NotImplementedError
 
-    def prepare(self, run_dir: Path, train_config: TrainConfig) -> dict[str, Any]:
-        self._make_vocab()
-        self.vocab.save(Path(run_dir) / "tokenizer")
-        return {
-            "vocab_size": self.vocab.vocab_size,
-            "pad_id": PAD,
-            "max_len": 2 * self.opts["max_seq_len"] + 52,
-        }
+    def _model_max_len(self) -> int:
+        # Decoding may run to the source length + 50 (section 6.1), plus BOS.
+        return 2 * self.opts["max_seq_len"] + 52
 
     def collate(self, pairs: list[tuple[list[int], list[int]]]) -> dict[str, Tensor]:
         src = pad([s for s, _ in pairs])
@@ -248,14 +255,8 @@ class ReverseLMTask(_ToyTask):
     def _length_range(self) -> tuple[int, int]:
         return self.opts["seq_len"], self.opts["seq_len"]
 
-    def prepare(self, run_dir: Path, train_config: TrainConfig) -> dict[str, Any]:
-        self._make_vocab()
-        self.vocab.save(Path(run_dir) / "tokenizer")
-        return {
-            "vocab_size": self.vocab.vocab_size,
-            "pad_id": PAD,
-            "max_len": 2 * self.opts["seq_len"] + 2,
-        }
+    def _model_max_len(self) -> int:
+        return 2 * self.opts["seq_len"] + 2  # BOS, x, SEP, reversed x
 
     def _examples(self, split: str) -> Tensor:
         """(N, 2L + 2) full sequences BOS x SEP reversed(x)."""
