@@ -47,6 +47,13 @@ def test_single_spaced_sentences_round_trip(tok: BPETokenizer) -> None:
     assert len(tok.encode("the king and the queen")) <= 5
 
 
+def test_a_character_seen_once_is_in_the_vocabulary() -> None:
+    # The HF trainer's min_frequency would drop "X" (seen once) from the alphabet: <unk>.
+    tok = BPETokenizer.train(["THE PHOENIX AND THE TURTLE", "the cat"], vocab_size=60)
+    assert UNK_ID not in tok.encode("PHOENIX")
+    assert tok.decode(tok.encode("THE PHOENIX")) == "THE PHOENIX"
+
+
 @pytest.fixture(scope="module")
 def alphabet(corpus: list[str]) -> str:
     return "".join(sorted(set("".join(corpus)) - {"▁"}))

@@ -83,10 +83,15 @@ class BPETokenizer(Tokenizer):
             raise ValueError(f"min_frequency must be >= 1, got {min_frequency}")
         if isinstance(texts, str):
             raise TypeError("texts must be an iterable of strings, not one string")
+        texts = list(texts)
+        # The trainer drops characters seen fewer than `min_frequency` times from the alphabet,
+        # and a character outside it encodes as <unk>: hand it every character it will see.
+        alphabet = sorted(set().union(*map(set, texts)) - {" "} | {"▁"})  # spaces are "▁" here
         hf = _new_hf_tokenizer()
         trainer = trainers.BpeTrainer(
             vocab_size=vocab_size,
             min_frequency=min_frequency,
+            initial_alphabet=alphabet,
             special_tokens=list(SPECIAL_TOKENS),  # ids 0..3, in this order
             show_progress=False,
         )
