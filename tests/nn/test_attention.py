@@ -172,3 +172,19 @@ def test_mha_padding_leaves_other_queries_unchanged(mha: MultiHeadAttention) -> 
 def test_mha_rejects_indivisible_heads() -> None:
     with pytest.raises(ValueError, match="d_model=10.*n_heads=3"):
         MultiHeadAttention(d_model=10, n_heads=3)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_bf16_autocast_on_cpu_attends_in_fp32_and_returns_bf16(causal: bool) -> None:
+    # Under bf16 autocast the fused path attends in fp32 on a CPU (torch's CPU kernel is slow in
+    # bf16); it must still hand back bf16, equal the fp32 maths on the same bf16 inputs, and
+    # pass gradients back to the bf16 inputs.
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 5, 8, generator=g).bfloat16().requires_grad_() for _ in range(3))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = fast_scaled_dot_product_attention(q, k, v, causal=causal)
+    assert out.dtype == torch.bfloat16
+    expected, _ = scaled_dot_product_attention(q.float(), k.float(), v.float(), causal=causal)
+    assert_close(out, expected.bfloat16())
+    out.float().sum().backward()
+    assert q.grad is not None and q.grad.dtype == torch.bfloat16 and torch.isfinite(q.grad).all()

@@ -75,6 +75,17 @@ def fast_scaled_dot_product_attention(
         c = causal_mask(q.size(-2), k.size(-2), device=q.device)
         mask = c if mask is None else mask & c
         causal = False
+    if q.device.type == "cpu" and q.dtype in (torch.bfloat16, torch.float16):
+        # Under bf16 autocast on a CPU the projections are fast in bf16, but torch's CPU attention
+        # kernel is several times slower in bf16 than in fp32 (its backward most of all): attend
+        # in fp32 and hand back the low-precision dtype. (benchmarks/results/shakespeare_vs_nanogpt)
+        # (autocast would cast fp32 inputs straight back to bf16, so it is switched off here)
+        with torch.autocast("cpu", enabled=False):
+            out = F.scaled_dot_product_attention(
+                q.float(), k.float(), v.float(), attn_mask=mask, dropout_p=dropout_p,
+                is_causal=causal,
+            )
+        return out.to(q.dtype)
     return F.scaled_dot_product_attention(
         q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=causal
     )
