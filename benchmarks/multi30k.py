@@ -90,7 +90,10 @@ def main() -> None:
         "train": {k: config["train"][k] for k in ("batch_tokens", "lr", "warmup_steps")},
         "beam": summary["beam"],
         "alpha": summary["alpha"],
-        "cpu_threads": os.cpu_count(),
+        "cpu_cores": os.cpu_count(),
+        # OMP_NUM_THREADS=1 lets two runs (de-en and en-de) share a 2-core machine, one core each.
+        "torch_threads": int(os.environ.get("OMP_NUM_THREADS", 0)) or os.cpu_count(),
+        "direction": config.get("task_options", {}).get("direction", "de-en"),
         "time_to_val_bleu_35": _time_to_bleu(metrics, 35.0),
         "val_bleu_curve": [
             {k: v for k, v in m.items() if k in ("step", "wall_seconds", "val_loss") or "bleu" in k}
@@ -114,12 +117,13 @@ def main() -> None:
     stem = "multi30k" + (f"-{args.tag}" if args.tag else "")
     (results / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     lines = [
-        f"# Multi30k de->en benchmark{f' ({args.tag})' if args.tag else ''}",
+        f"# Multi30k {result['direction']} benchmark{f' ({args.tag})' if args.tag else ''}",
         "",
         f"Command: `{result['command']}`",
         f"Wall-clock {wall / 60:.1f} min; {result['steps']} steps, "
         f"{result['steps_per_second']} steps/s; {result['parameters']:,} parameters; "
-        f"beam {result['beam']}, alpha {result['alpha']}.",
+        f"beam {result['beam']}, alpha {result['alpha']}; "
+        f"{result['torch_threads']} torch thread(s) on a {result['cpu_cores']}-core CPU.",
         f"Time to greedy val-subset BLEU 35: {result['time_to_val_bleu_35'] or 'not reached'}",
         "",
         "| split | decoding | sacreBLEU | chrF | tok. lowercase BLEU |",

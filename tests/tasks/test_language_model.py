@@ -9,7 +9,7 @@ import torch
 from aiayn.cli import _split_sets, main
 from aiayn.config import TrainConfig
 from aiayn.errors import AiaynError
-from aiayn.tasks import get_task
+from aiayn.tasks import get_task, load_run
 from aiayn.tasks.language_model import unigram_log_probs, unigram_perplexity
 from aiayn.tokenizers import WordTokenizer, load_tokenizer
 from aiayn.training.run import TrainRequest, train
@@ -74,6 +74,31 @@ def test_summary_has_perplexities_and_both_baselines(trained):
         assert f"untrained_{split}_perplexity" in s
     assert s["tokenizer"] == "word"
     assert s["reloaded_model_generates_the_same"] is True
+
+
+def test_summary_figures_equal_a_fresh_scoring_of_the_saved_and_untrained_models(trained):
+    # The summary reuses the trainer's last evaluation and the pre-training baseline rather than
+    # scoring the validation split again: they must be the figures a fresh scoring gives.
+    result, _ = trained
+    s = json.loads((result.run_dir / "summary.json").read_text())
+    run = load_run(result.run_dir, device="cpu")
+    nll, n = run.task.score(run.model.eval(), "val")
+    assert s["val_loss"] == pytest.approx(nll / n, rel=1e-6)
+    nll, n = result.task.score(result.task._untrained_model(result.model), "val")
+    assert s["untrained_val_perplexity"] == pytest.approx(math.exp(nll / n), rel=1e-6)
+
+
+@pytest.mark.parametrize("tokenizer", ["bpe", "char"])
+def test_other_tokenizers_train_save_and_reload(tokenizer, text_file, tmp_path):
+    extra = ["bpe_vocab_size=300"] if tokenizer == "bpe" else ["min_freq=1"]  # all in vocabulary
+    result = _train(tmp_path / "run", text_file, [f"tokenizer={tokenizer}", *extra])
+    s = json.loads((result.run_dir / "summary.json").read_text())
+    assert s["tokenizer"] == tokenizer and s["reloaded_model_generates_the_same"] is True
+    assert s["val_perplexity"] < s["untrained_val_perplexity"]
+    tok = load_tokenizer(result.run_dir / "tokenizer")
+    text = result.task.split_texts()["train"][:500]  # in-vocabulary text round-trips exactly
+    assert tok.encode(text) == result.task.tokenizer.encode(text)
+    assert tok.decode(tok.encode(text)) == text
 
 
 def test_word_tokenizer_round_trips_through_the_run_directory(trained):

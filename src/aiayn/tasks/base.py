@@ -97,8 +97,12 @@ class Task:
         """Figures on a held-out split; keys prefixed with the split name ("val_loss")."""
         raise NotImplementedError
 
-    def summarize(self, model: nn.Module, untrained: dict[str, float]) -> dict[str, Any]:
-        """Final figures for summary.json (beyond steps, seconds, parameters)."""
+    def summarize(
+        self, model: nn.Module, untrained: dict[str, float], final: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Final figures for summary.json (beyond steps, seconds, parameters). `untrained` is the
+        validation evaluation before the first step, `final` the trainer's last one (of these
+        weights), which a task may reuse rather than evaluate twice."""
         return {}
 
     def proofs(self, summary: dict[str, Any]) -> list[str]:

@@ -370,7 +370,9 @@ class SST2Task(Task):
         sentences = [s for s, _ in self._raw("dev")[:N_REFERENCE]]
         return [(label, round(p, 4)) for label, p in self.classify(model, sentences)]
 
-    def summarize(self, model: nn.Module, untrained: dict[str, float]) -> dict[str, Any]:
+    def summarize(
+        self, model: nn.Module, untrained: dict[str, float], final: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         dev = self.evaluate(model, "dev")
         return {
             "init": self.opts["init"],

@@ -249,9 +249,15 @@ class ShakespeareTask(Task):
         torch.set_rng_state(state)
         return fresh.eval()
 
-    def summarize(self, model: nn.Module, untrained: dict[str, float]) -> dict[str, Any]:
+    def summarize(
+        self, model: nn.Module, untrained: dict[str, float], final: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         vocab_size = model.config.vocab_size
         unigram = unigram_log_probs(self.split_ids("train"), vocab_size)
+        # When training scored the whole validation split, its baseline (before step 1) and its
+        # last evaluation (of these very weights) are the figures: no need to score them again.
+        whole_val = self._eval_blocks is None
+        final = final or {}
         self._eval_blocks = None  # the summary scores whole splits
         out: dict[str, Any] = {
             "tokenizer": self.opts["tokenizer"],
@@ -263,16 +269,19 @@ class ShakespeareTask(Task):
         for split in ("val", "test"):
             if self.split_ids(split).numel() < 2:
                 continue
-            nll, n = self.score(model, split)
             out[f"{split}_tokens"] = self.split_ids(split).numel()
-            out[f"{split}_loss"] = nll / n
-            out[f"{split}_perplexity"] = perplexity(nll, n)
+            if split == "val" and whole_val and "val_loss" in final:
+                out["val_loss"], out["val_perplexity"] = final["val_loss"], final["val_perplexity"]
+            else:
+                nll, n = self.score(model, split)
+                out[f"{split}_loss"] = nll / n
+                out[f"{split}_perplexity"] = perplexity(nll, n)
             out[f"unigram_{split}_perplexity"] = unigram_perplexity(unigram, self.split_ids(split))
-            if fresh is not None:
+            if split == "val" and whole_val and "perplexity" in untrained:
+                out["untrained_val_perplexity"] = untrained["perplexity"]
+            elif fresh is not None:
                 u_nll, u_n = self.score(fresh, split)
                 out[f"untrained_{split}_perplexity"] = perplexity(u_nll, u_n)
-        if "perplexity" in untrained:
-            out["untrained_val_perplexity"] = untrained["perplexity"]
         return out
 
     def proofs(self, s: dict[str, Any]) -> list[str]:

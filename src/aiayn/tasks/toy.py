@@ -200,7 +200,9 @@ class Seq2SeqToyTask(_ToyTask):
         src = pad([s for s, _ in self._pairs("val")[:64]]).to(_device(model))
         return greedy_decode(model, src, bos_id=BOS, eos_id=EOS)
 
-    def summarize(self, model: nn.Module, untrained: dict[str, float]) -> dict[str, Any]:
+    def summarize(
+        self, model: nn.Module, untrained: dict[str, float], final: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         val = self.evaluate(model, "val")
         train = self.evaluate(model, "train")
         return {
@@ -313,7 +315,9 @@ class ReverseLMTask(_ToyTask):
         prompts = self._examples("val")[:64, : L + 2].to(_device(model))  # BOS x SEP
         return generate(model, prompts, max_new_tokens=L, temperature=0.0).tolist()
 
-    def summarize(self, model: nn.Module, untrained: dict[str, float]) -> dict[str, Any]:
+    def summarize(
+        self, model: nn.Module, untrained: dict[str, float], final: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         L = self.opts["seq_len"]
         acc, loss = self.per_position_accuracy(model, "val")
         _, train_loss = self.per_position_accuracy(model, "train")

@@ -309,7 +309,9 @@ class TranslationTask(Task):
         out[f"{split}_alpha"] = self.opts["alpha"]
         return out
 
-    def summarize(self, model: nn.Module, untrained: dict[str, float]) -> dict[str, Any]:
+    def summarize(
+        self, model: nn.Module, untrained: dict[str, float], final: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Loss and BLEU/chrF (with signatures) on val and test, greedy and beam."""
         summary: dict[str, Any] = {
             "vocab_size": self._require_tokenizer().vocab_size,

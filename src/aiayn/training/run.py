@@ -223,7 +223,7 @@ def _train(
             "parameters": sum(p.numel() for p in model.parameters()),
             "device": str(device),
             **({"processes": world} if world > 1 else {}),
-            **task.summarize(model, untrained),
+            **task.summarize(model, untrained, result),
         }
         proofs = task.proofs(summary)
         # Proof 3: the saved model, loaded into fresh objects, gives exactly the same outputs.
