@@ -82,7 +82,11 @@ def fast_scaled_dot_product_attention(
         # (autocast would cast fp32 inputs straight back to bf16, so it is switched off here)
         with torch.autocast("cpu", enabled=False):
             out = F.scaled_dot_product_attention(
-                q.float(), k.float(), v.float(), attn_mask=mask, dropout_p=dropout_p,
+                q.float(),
+                k.float(),
+                v.float(),
+                attn_mask=mask,
+                dropout_p=dropout_p,
                 is_causal=causal,
             )
         return out.to(q.dtype)
