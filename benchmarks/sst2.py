@@ -75,6 +75,8 @@ def run_one(mode: str, args: argparse.Namespace, runs_dir: Path) -> dict:
         "dev_accuracy_by_step": curve,
         "load_average_at_end": os.getloadavg()[0],
         "cpus": os.cpu_count(),
+        # OMP_NUM_THREADS=1 lets two runs share a 2-core machine, a core each
+        "torch_threads": int(os.environ.get("OMP_NUM_THREADS", 0)) or os.cpu_count(),
     }
 
 
