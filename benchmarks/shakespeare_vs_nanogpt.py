@@ -125,6 +125,7 @@ def main() -> int:
     p.add_argument("--threads", type=int, help="OMP_NUM_THREADS for both (default: torch's)")
     p.add_argument("--results", type=Path, default=ROOT / "benchmarks/results")
     p.add_argument("--nanogpt-first", action="store_true", help="run nanoGPT before aiayn")
+    p.add_argument("--tag", default="", help="suffix of the result files (keeps earlier ones)")
     args = p.parse_args()
 
     data_dir = Path(args.data_dir)
@@ -162,10 +163,9 @@ def main() -> int:
         )
     results["machine"]["load_average_at_end"] = os.getloadavg()
     args.results.mkdir(parents=True, exist_ok=True)
-    (args.results / "shakespeare_vs_nanogpt.json").write_text(
-        json.dumps(results, indent=2) + "\n", encoding="utf-8"
-    )
-    (args.results / "shakespeare_vs_nanogpt.md").write_text(_markdown(results), encoding="utf-8")
+    stem = "shakespeare_vs_nanogpt" + (f"-{args.tag}" if args.tag else "")
+    (args.results / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n", "utf-8")
+    (args.results / f"{stem}.md").write_text(_markdown(results), encoding="utf-8")
     shutil.rmtree(work / "aiayn-run", ignore_errors=True)
     print(f"logs in {work}; results in {args.results}")
     return 0
@@ -194,6 +194,17 @@ def _markdown(r: dict) -> str:
             )
     if "speedup_wall" in r:
         lines += ["", f"aiayn is {r['speedup_wall']}x faster (wall-clock)."]
+    precision = r["aiayn_config"].get("train", {}).get("precision", "fp32")
+    lines += [
+        "",
+        f"Precision: aiayn {precision}"
+        + (
+            " (autocast: matmuls in bf16, attention and loss in fp32, fp32 weights)"
+            if precision == "bf16"
+            else ""
+        )
+        + "; nanoGPT fp32 (its train.py uses no autocast on a CPU).",
+    ]
     for name in ("aiayn", "nanogpt"):
         if name in r:
             lines += ["", f"{name}: `{r[name]['command']}`"]
