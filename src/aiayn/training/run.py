@@ -28,7 +28,8 @@ from aiayn.tasks.base import read_run_config, write_run_config
 from aiayn.training import distributed
 from aiayn.training.checkpoint import atomic_write_json
 from aiayn.training.device import resolve_device
-from aiayn.training.trainer import Trainer, write_summary
+from aiayn.training.run_log import write_summary
+from aiayn.training.trainer import Trainer
 
 log = logging.getLogger(__name__)
 

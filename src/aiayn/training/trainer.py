@@ -17,10 +17,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
-import json
 import logging
 import math
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,7 +33,6 @@ from aiayn.config import TrainConfig
 from aiayn.errors import AiaynError
 from aiayn.training import distributed
 from aiayn.training.checkpoint import (
-    atomic_write_json,
     latest_checkpoint,
     load_checkpoint,
     load_weights,
@@ -45,6 +42,7 @@ from aiayn.training.checkpoint import (
 )
 from aiayn.training.device import autocast
 from aiayn.training.loss import Batch, LossOutput, compute_loss
+from aiayn.training.run_log import RunLog
 from aiayn.training.schedules import learning_rate
 
 log = logging.getLogger(__name__)
@@ -165,42 +163,8 @@ class Trainer:
         )
         self.state = TrainState()
         self.is_main = self.rank == 0
-        self._writer: Any = None
+        self.log = RunLog(self.out_dir, enabled=self.is_main)
         self._saved: tuple[int, Path] | None = None
-
-    # ----------------------------------------------------------------------------- files
-    def _log_record(self, record: dict[str, Any]) -> None:
-        if not self.is_main:
-            return
-        with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-        writer = self._tensorboard()
-        if writer is not None:
-            for key, value in record.items():
-                if key != "step" and isinstance(value, int | float):
-                    writer.add_scalar(key, value, record["step"])
-
-    def _tensorboard(self) -> Any:
-        if self._writer is None:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:  # tensorboard is a dependency, but keep training without it
-                self._writer = False
-                return None
-            self._writer = SummaryWriter(str(self.out_dir / "tensorboard"))
-        return self._writer or None
-
-    def _truncate_metrics(self, step: int) -> None:
-        """After a resume, drop records that the interrupted run wrote past its checkpoint."""
-        path = self.out_dir / "metrics.jsonl"
-        if not self.is_main or not path.is_file():
-            return
-        kept = [
-            line
-            for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip() and json.loads(line).get("step", 0) <= step
-        ]
-        path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
     def _training_state(self) -> dict[str, Any]:
         """Everything but the weights (a collective under torchrun: call it on every rank)."""
@@ -284,7 +248,6 @@ class Trainer:
             bad_evals=state["bad_evals"],
             seconds=state["seconds"],
         )
-        self._truncate_metrics(self.state.step)
         log.info("resumed from %s (step %d)", path, self.state.step)
         return True
 
@@ -439,15 +402,11 @@ class Trainer:
         of the run (steps, seconds, last evaluation, why it stopped)."""
         if self.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-        if resume:
-            self.resume()
-        elif self.is_main:
-            (self.out_dir / "metrics.jsonl").unlink(missing_ok=True)
+        resumed = self.resume() if resume else False
+        self.log.start(resumed_at=self.state.step if resumed else None)
         config = self.config
         budget = None if config.max_minutes is None else config.max_minutes * 60.0
-        progress = _progress(
-            total=config.max_steps, initial=self.state.step, quiet=not self.is_main
-        )
+        progress = self.log.progress(total=config.max_steps, initial=self.state.step)
         window_loss = window_targets = 0.0
         window_start = time.perf_counter()
         last_eval: dict[str, float] = {}
@@ -470,7 +429,7 @@ class Trainer:
                 if step % config.log_every == 0 or step == config.max_steps:
                     elapsed = time.perf_counter() - window_start
                     train_loss = window_loss / max(window_targets, 1.0)
-                    self._log_record(
+                    self.log.record(
                         {
                             "step": step,
                             "epoch": self.state.epoch,
@@ -501,9 +460,7 @@ class Trainer:
         final = self._full_model()
         if self.is_main:
             save_weights(final, self.out_dir / "model.safetensors")
-            self._plot()
-        if self._writer:
-            self._writer.close()
+        self.log.close()
         return {
             "steps": self.state.step,
             "epochs": self.state.epoch,
@@ -516,7 +473,7 @@ class Trainer:
         metrics = self.evaluate()
         if not metrics:
             return {}
-        self._log_record({"step": step, **metrics})
+        self.log.record({"step": step, **metrics})
         value = metrics.get(self.best_metric)
         if value is not None and math.isfinite(value):
             if self._is_better(value):
@@ -534,27 +491,3 @@ class Trainer:
             else:
                 self.state.bad_evals += 1
         return metrics
-
-    def _plot(self) -> None:
-        try:
-            from aiayn.evaluation.plots import plot_curves
-        except ImportError:
-            return
-        plot_curves(self.out_dir / "metrics.jsonl", self.out_dir)
-
-
-def _progress(*, total: int, initial: int, quiet: bool) -> Any:
-    """A tqdm bar on a terminal; silent when stderr is not one (logs, CI) or on other ranks."""
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        total=total,
-        initial=initial,
-        disable=quiet or not sys.stderr.isatty(),
-        unit="step",
-        dynamic_ncols=True,
-    )
-
-
-def write_summary(out_dir: Path, summary: dict[str, Any]) -> None:
-    atomic_write_json(Path(out_dir) / "summary.json", summary)
