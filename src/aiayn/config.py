@@ -192,6 +192,8 @@ class TrainConfig(_ConfigMethods):
     log_every: int = 50
     checkpoint_every: int = 500
     keep_checkpoints: int = 3
+    tensorboard: bool = True  # mirror metrics.jsonl to TensorBoard (importing it takes ~2 s)
+    plots: bool = True  # draw loss and learning-rate curves as PNGs at the end
     early_stopping_patience: int | None = None
     device: str = "auto"
 

@@ -9,8 +9,6 @@ import math
 from pathlib import Path
 
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from torch import Tensor
 
 from aiayn.models import EncoderDecoder
@@ -83,6 +81,9 @@ def attention_heatmap(
     nrows = math.ceil(H / ncols)
     cell_w = max(2.5, 0.3 * S + 1.0)
     cell_h = max(2.5, 0.3 * T + 1.0)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # slow to import: only here
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(ncols * cell_w + 1.0, nrows * cell_h), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrows, ncols, squeeze=False)

@@ -11,9 +11,11 @@ import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +23,10 @@ _LOSS_KEYS: tuple[str, ...] = ("train_loss", "val_loss")
 
 
 def _new_figure(width: float, height: float) -> Figure:
+    # matplotlib takes about a second to import: only when something is drawn
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)  # attaches the Agg canvas: savefig renders off-screen
     return fig

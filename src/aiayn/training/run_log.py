@@ -5,6 +5,7 @@ Only the main process (rank 0 under torchrun) writes; on the others every method
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -17,11 +18,15 @@ class RunLog:
     """The metrics of a run in `out_dir`: one JSON record a line in metrics.jsonl (the source of
     truth), mirrored to TensorBoard when it is installed, plotted at the end."""
 
-    def __init__(self, out_dir: Path, *, enabled: bool = True) -> None:
+    def __init__(
+        self, out_dir: Path, *, enabled: bool = True, tensorboard: bool = True, plots: bool = True
+    ) -> None:
         self.out_dir = Path(out_dir)
         self.path = self.out_dir / "metrics.jsonl"
         self.enabled = enabled
-        self._writer: Any = None  # None: not opened yet; False: TensorBoard is not available
+        self.plots = plots
+        # None: not opened yet; False: switched off or not installed
+        self._writer: Any = None if tensorboard else False
 
     def start(self, *, resumed_at: int | None) -> None:
         """A fresh run starts an empty file; a resumed one drops the records that the
@@ -64,12 +69,11 @@ class RunLog:
         """Plot the curves (loss, learning rate) and close TensorBoard."""
         if not self.enabled:
             return
-        try:
+        if self.plots:
             from aiayn.evaluation.plots import plot_curves
-        except ImportError:  # matplotlib missing: the numbers are in metrics.jsonl
-            pass
-        else:
-            plot_curves(self.path, self.out_dir)
+
+            with contextlib.suppress(ImportError):  # no matplotlib: the numbers are in the .jsonl
+                plot_curves(self.path, self.out_dir)
         if self._writer:
             self._writer.close()
 

@@ -163,7 +163,9 @@ class Trainer:
         )
         self.state = TrainState()
         self.is_main = self.rank == 0
-        self.log = RunLog(self.out_dir, enabled=self.is_main)
+        self.log = RunLog(
+            self.out_dir, enabled=self.is_main, tensorboard=config.tensorboard, plots=config.plots
+        )
         self._saved: tuple[int, Path] | None = None
 
     def _training_state(self) -> dict[str, Any]:
