@@ -163,7 +163,7 @@ class Trainer:
         )
         self.state = TrainState()
         self.is_main = self.rank == 0
-        self.log = RunLog(
+        self.run_log = RunLog(
             self.out_dir, enabled=self.is_main, tensorboard=config.tensorboard, plots=config.plots
         )
         self._saved: tuple[int, Path] | None = None
@@ -405,10 +405,10 @@ class Trainer:
         if self.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         resumed = self.resume() if resume else False
-        self.log.start(resumed_at=self.state.step if resumed else None)
+        self.run_log.start(resumed_at=self.state.step if resumed else None)
         config = self.config
         budget = None if config.max_minutes is None else config.max_minutes * 60.0
-        progress = self.log.progress(total=config.max_steps, initial=self.state.step)
+        progress = self.run_log.progress(total=config.max_steps, initial=self.state.step)
         window_loss = window_targets = 0.0
         window_start = time.perf_counter()
         last_eval: dict[str, float] = {}
@@ -431,7 +431,7 @@ class Trainer:
                 if step % config.log_every == 0 or step == config.max_steps:
                     elapsed = time.perf_counter() - window_start
                     train_loss = window_loss / max(window_targets, 1.0)
-                    self.log.record(
+                    self.run_log.record(
                         {
                             "step": step,
                             "epoch": self.state.epoch,
@@ -462,7 +462,7 @@ class Trainer:
         final = self._full_model()
         if self.is_main:
             save_weights(final, self.out_dir / "model.safetensors")
-        self.log.close()
+        self.run_log.close()
         return {
             "steps": self.state.step,
             "epochs": self.state.epoch,
@@ -475,7 +475,7 @@ class Trainer:
         metrics = self.evaluate()
         if not metrics:
             return {}
-        self.log.record({"step": step, **metrics})
+        self.run_log.record({"step": step, **metrics})
         value = metrics.get(self.best_metric)
         if value is not None and math.isfinite(value):
             if self._is_better(value):
