@@ -27,7 +27,7 @@ from aiayn.tasks import Task, get_task, load_run
 from aiayn.tasks.base import read_run_config, write_run_config
 from aiayn.training import distributed
 from aiayn.training.checkpoint import atomic_write_json
-from aiayn.training.device import resolve_device
+from aiayn.training.device import autocast, resolve_device
 from aiayn.training.run_log import write_summary
 from aiayn.training.trainer import Trainer
 
@@ -224,8 +224,10 @@ def _train(
             "parameters": sum(p.numel() for p in model.parameters()),
             "device": str(device),
             **({"processes": world} if world > 1 else {}),
-            **task.summarize(model, untrained, result),
         }
+        # The same numerics as the evaluations during training, whose figures it may reuse.
+        with autocast(device, train_config.precision):
+            summary.update(task.summarize(model, untrained, result))
         proofs = task.proofs(summary)
         # Proof 3: the saved model, loaded into fresh objects, gives exactly the same outputs.
         # (A sharded model runs forward passes on all ranks together; a plain one on rank 0.)
