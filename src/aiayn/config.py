@@ -15,7 +15,7 @@ Arch = Literal["encoder-decoder", "decoder-only", "encoder-classifier"]
 ARCHS: tuple[str, ...] = ("encoder-decoder", "decoder-only", "encoder-classifier")
 ACTIVATIONS: tuple[str, ...] = ("relu", "gelu", "gelu_tanh")
 POSITIONALS: tuple[str, ...] = ("sinusoidal", "learned")
-POOLINGS: tuple[str, ...] = ("cls", "mean")
+POOLINGS: tuple[str, ...] = ("cls", "mean", "max")
 
 
 class _ConfigMethods:
@@ -71,7 +71,7 @@ class ModelConfig(_ConfigMethods):
     pad_id: int = 0
     # encoder-classifier only
     n_classes: int = 2
-    pooling: str = "cls"  # "cls": first token; "mean": mean over real tokens
+    pooling: str = "cls"  # "cls": first token; "mean" / "max": over the real tokens
     pooler: bool = False  # BERT's tanh-dense layer on the pooled vector
 
     def __post_init__(self) -> None:
@@ -182,7 +182,7 @@ class TrainConfig(_ConfigMethods):
     beta1: float = 0.9
     beta2: float = 0.98
     eps: float = 1e-9
-    weight_decay: float = 0.0
+    weight_decay: float = 0.0  # decoupled (AdamW), on weight matrices only
     label_smoothing: float = 0.1  # epsilon_ls
     clip_grad_norm: float | None = 1.0
     precision: str = "fp32"  # "fp32", "bf16", "fp16" (fp16 needs CUDA)

@@ -119,7 +119,7 @@ def test_tied_weights_survive_a_state_dict_round_trip() -> None:
 # --- classifier pooling -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("pooling", ["cls", "mean"])
+@pytest.mark.parametrize("pooling", ["cls", "mean", "max"])
 def test_classifier_pooling(pooling: str) -> None:
     torch.manual_seed(0)
     model = EncoderClassifier(cfg(arch="encoder-classifier", pooling=pooling)).eval()
@@ -127,6 +127,8 @@ def test_classifier_pooling(pooling: str) -> None:
     hidden = model.hidden_states(tokens)
     if pooling == "cls":
         pooled = hidden[:, 0]
+    elif pooling == "max":  # the padding's hidden states never win
+        pooled = torch.stack([hidden[0, :3].amax(0), hidden[1].amax(0)])
     else:
         pooled = torch.stack([hidden[0, :3].mean(0), hidden[1].mean(0)])
     assert_close(model(tokens), model.classifier(pooled))

@@ -120,7 +120,7 @@ def test_decoder_only_right_padding_changes_nothing(rows: list[list[int]], extra
 @given(
     rows=st.lists(sequences(), min_size=2, max_size=4),
     extra=st.integers(1, 5),
-    pooling=st.sampled_from(["cls", "mean"]),
+    pooling=st.sampled_from(["cls", "mean", "max"]),
 )
 @torch.no_grad()
 def test_classifier_padding_changes_nothing(

@@ -53,6 +53,21 @@ def test_bf16_autocast_on_cpu_trains(tmp_path):
     assert losses[-1] < losses[0]
 
 
+def test_weight_decay_is_decoupled_and_spares_biases_and_norms(tmp_path):
+    """AdamW: with zero gradients the Adam step is zero, so one step only shrinks each weight
+    matrix by lr * weight_decay; vectors (biases, LayerNorm gains) keep their values."""
+    trainer = _trainer(tmp_path, "wd", weight_decay=0.5)
+    before = {n: p.detach().clone() for n, p in trainer.module.named_parameters()}
+    for group in trainer.optimizer.param_groups:
+        group["lr"] = 0.1
+    for p in trainer.module.parameters():
+        p.grad = torch.zeros_like(p)
+    trainer.optimizer.step()
+    for name, p in trainer.module.named_parameters():
+        factor = 1 - 0.1 * 0.5 if p.dim() >= 2 else 1.0
+        torch.testing.assert_close(p.detach(), before[name] * factor, msg=name)
+
+
 def test_fp16_needs_cuda(tmp_path):
     from aiayn.errors import AiaynError
 

@@ -61,6 +61,8 @@ class EncoderClassifier(nn.Module):
         """(B, T, D) hidden states, (B, T) real-token mask -> (B, D)."""
         if self.config.pooling == "cls":
             pooled = hidden[:, 0]
+        elif self.config.pooling == "max":  # each feature's largest value over the real tokens
+            pooled = hidden.masked_fill(~mask[..., None], float("-inf")).amax(1)
         else:
             weights = mask.to(hidden.dtype)[..., None]  # (B, T, 1)
             pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)

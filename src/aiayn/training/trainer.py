@@ -148,12 +148,21 @@ class Trainer:
 
         self.loss_fn = loss_fn
         params = parameters if parameters is not None else list(self.module.parameters())
+        trainable = [p for p in params if p.requires_grad]
+        groups: list[dict[str, Any]] = [{"params": trainable}]
+        if config.weight_decay > 0:  # decay the matrices; biases and LayerNorm gains are exempt
+            groups = [
+                {"params": [p for p in trainable if p.dim() >= 2]},
+                {"params": [p for p in trainable if p.dim() < 2], "weight_decay": 0.0},
+            ]
         self.optimizer = torch.optim.Adam(
-            [p for p in params if p.requires_grad],
+            groups,
             lr=0.0,  # set every step from the schedule
             betas=(config.beta1, config.beta2),
             eps=config.eps,
+            # AdamW's decoupled decay (Loshchilov & Hutter): w -= lr * wd * w, beside the Adam step
             weight_decay=config.weight_decay,
+            decoupled_weight_decay=True,
             # One fused kernel per parameter instead of a dozen small ops (CPU and CUDA); FSDP's
             # sharded parameters take the default implementation.
             fused=None if fsdp or device.type not in ("cpu", "cuda") else True,
