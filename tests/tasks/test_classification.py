@@ -173,8 +173,38 @@ def test_missing_transformers_says_which_extra_to_install(tmp_path, monkeypatch,
         ({"init": "bert-large"}, "minilm"),
         ({"backend": "jax"}, "backend"),
         ({"max_seq_len": 1}, "max_seq_len"),
+        ({"word_dropout": 1.0}, "word_dropout"),
     ],
 )
 def test_bad_options_are_named(options, message):
     with pytest.raises(AiaynError, match=message):
         get_task("sst2", options)
+
+
+def test_word_dropout_hides_tokens_in_training_only():
+    """The mask the model sees: pads always hidden; in training each other token but the first
+    is hidden with probability word_dropout; in eval mode nothing is."""
+    from aiayn.config import TrainConfig
+
+    seen = []
+
+    class Spy(torch.nn.Module):
+        def forward(self, tokens, mask):
+            seen.append(mask.clone())
+            return torch.zeros(tokens.size(0), 2, requires_grad=True)
+
+    task = get_task("sst2", {"word_dropout": 0.5})
+    task.pad_id = 0  # set by the tokenizer in a real run
+    loss_fn = task.loss_fn(TrainConfig(label_smoothing=0.0))
+    tokens = torch.randint(5, 50, (64, 20))
+    tokens[:, 15:] = task.pad_id
+    batch = {"tokens": tokens, "labels": torch.zeros(64, dtype=torch.long)}
+    spy = Spy()
+    torch.manual_seed(0)
+    loss_fn(spy.train(), batch)
+    loss_fn(spy.eval(), batch)
+    trained, evaluated = seen
+    assert torch.equal(evaluated, tokens != task.pad_id)
+    assert trained[:, 0].all() and not trained[:, 15:].any()
+    hidden = 1 - trained[:, 1:15].float().mean().item()
+    assert 0.4 < hidden < 0.6  # about half of 64 x 14 tokens

@@ -135,6 +135,9 @@ class SST2Task(Task):
         "n_train": 0,  # use the first n training sentences (0: all 67,349)
         "n_dev": 0,  # use the first n dev sentences (0: all 872)
         "bpe_vocab_size": 8000,  # the BPE vocabulary of a from-scratch run
+        # training only: hide each token (not the first, [CLS] / <bos>) with this probability
+        # from attention and pooling, as the word dropout of Iyyer et al. (2015)
+        "word_dropout": 0.0,
         "data_dir": None,  # recorded from --data-dir, so `aiayn eval RUN` finds the data again
     }
 
@@ -152,6 +155,8 @@ class SST2Task(Task):
         for key in ("max_seq_len", "n_train", "n_dev", "bpe_vocab_size"):
             if not isinstance(o[key], int) or o[key] < (2 if key == "max_seq_len" else 0):
                 raise AiaynError(f"task option {key} must be a non-negative integer, got {o[key]}")
+        if not isinstance(o["word_dropout"], (int, float)) or not 0 <= o["word_dropout"] < 1:
+            raise AiaynError(f"task option word_dropout must be in [0, 1), got {o['word_dropout']}")
         self._load_pretrained = False  # set by `prepare`: a new run starts from the checkpoint
         self._cache: dict[str, list[tuple[list[int], int]]] = {}
         self.run_dir: Path | None = None
@@ -309,10 +314,16 @@ class SST2Task(Task):
     def loss_fn(self, train_config: TrainConfig) -> Any:
         """Cross-entropy of the (B, C) logits against the labels, summed over the batch."""
         epsilon, pad_id = train_config.label_smoothing, self.pad_id
+        word_dropout = float(self.opts["word_dropout"])
 
         def classification_loss(model: nn.Module, batch: Batch) -> LossOutput:
             tokens, labels = batch["tokens"], batch["labels"]
-            logits = model(tokens, mask=tokens != pad_id)  # (B, T) -> (B, C)
+            mask = tokens != pad_id  # (B, T), True = a real token
+            if word_dropout > 0 and model.training:
+                hidden = torch.rand(tokens.shape, device=tokens.device) < word_dropout
+                hidden[:, 0] = False  # every sentence keeps its first token
+                mask = mask & ~hidden
+            logits = model(tokens, mask=mask)  # (B, T) -> (B, C)
             loss_sum, n = label_smoothed_cross_entropy(logits, labels, epsilon=epsilon)
             with torch.no_grad():
                 n_correct = (logits.argmax(-1) == labels).sum()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import os
+import platform
 
 import torch
 
@@ -37,3 +40,25 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
         raise AiaynError("precision fp16 needs a CUDA device; use bf16 on CPU")
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def keep_freed_memory() -> bool:
+    """On Linux with glibc, let malloc keep and reuse large freed blocks instead of returning
+    them to the kernel. Returns whether it did (False elsewhere, or with AIAYN_MALLOC_TUNING=0).
+
+    glibc serves blocks above 32 MB with a fresh mmap and unmaps them on free. A CPU training
+    step that allocates such a block every time (the dense gradient of a 30,522 x 384 word
+    embedding is 47 MB) then pays for ~11,000 page faults a step: 4x the cost of the zeroing
+    itself. The usual advice is tcmalloc or jemalloc; raising glibc's thresholds gets the same
+    reuse with nothing to install, at the price of a resident size that stays at its peak.
+    """
+    if os.environ.get("AIAYN_MALLOC_TUNING") == "0" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from <malloc.h>
+    mmap_ok = libc.mallopt(m_mmap_threshold, 1 << 30)  # blocks up to 1 GiB from the heap
+    trim_ok = libc.mallopt(m_trim_threshold, (1 << 31) - 1)  # never give the heap top back
+    return bool(mmap_ok and trim_ok)

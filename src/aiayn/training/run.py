@@ -27,7 +27,7 @@ from aiayn.tasks import Task, get_task, load_run
 from aiayn.tasks.base import read_run_config, write_run_config
 from aiayn.training import distributed
 from aiayn.training.checkpoint import atomic_write_json
-from aiayn.training.device import autocast, resolve_device
+from aiayn.training.device import autocast, keep_freed_memory, resolve_device
 from aiayn.training.run_log import write_summary
 from aiayn.training.trainer import Trainer
 
@@ -184,6 +184,8 @@ def _train(
         if main:
             write_run_config(out, task=task, model=model_config, train=train_config)
 
+    if device.type == "cpu":
+        keep_freed_memory()  # large per-step allocations reuse pages instead of faulting them in
     torch.manual_seed(train_config.seed)
     model = task.build_model(model_config)
     if not request.fsdp:  # FSDP moves each shard to the device itself
