@@ -61,21 +61,22 @@ _CHECKPOINT_FIELDS = (
 )
 
 _FINE_TUNE: dict[str, Any] = {
-    "max_steps": 2000,  # about 1.5 epochs of SST-2 at 1024 tokens a batch
+    "max_steps": 5700,  # about 5 epochs of SST-2 (58 sentences a batch on average)
     "batch_tokens": 1024,
     "batch_size": 64,  # at most this many sentences a batch (the many short phrases)
     "lr_schedule": "cosine",
-    "lr": 3e-5,
+    "lr": 5e-5,
     "min_lr": 0.0,
-    "warmup_steps": 200,
+    "warmup_steps": 342,  # 6%
     "beta2": 0.999,
     "eps": 1e-8,
+    "weight_decay": 0.01,  # BERT's
     "label_smoothing": 0.0,
     "clip_grad_norm": 1.0,
-    "eval_every": 250,
+    "eval_every": 500,
     "log_every": 50,
     "checkpoint_every": 500,
-    "keep_checkpoints": 1,
+    "keep_checkpoints": 5,  # for `aiayn average RUN --last 5`
 }
 _FROM_SCRATCH: dict[str, Any] = {
     **_FINE_TUNE,
@@ -83,6 +84,8 @@ _FROM_SCRATCH: dict[str, Any] = {
     "batch_tokens": 2048,
     "lr": 5e-4,
     "warmup_steps": 300,
+    "weight_decay": 0.0,
+    "eval_every": 250,
     "keep_checkpoints": 2,
 }
 
