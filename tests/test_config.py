@@ -55,7 +55,7 @@ def test_every_preset_builds() -> None:
         ({"arch": "rnn"}, "arch.*'rnn'"),
         ({"activation": "swish"}, "activation.*'swish'"),
         ({"positional": "rotary"}, "positional.*'rotary'"),
-        ({"pooling": "max"}, "pooling.*'max'"),
+        ({"pooling": "sum"}, "pooling.*'sum'"),
         ({"layer_norm_eps": 0.0}, "layer_norm_eps.*0.0"),
         ({"type_vocab_size": -1}, "type_vocab_size.*-1"),
         ({"pad_id": 37000}, "pad_id.*37000"),
