@@ -106,6 +106,28 @@ def test_minilm_fine_tunes_in_our_encoder_and_classifies_in_a_fresh_process(tmp_
 
 @needs_data
 @needs_minilm
+def test_minilm_in_our_encoder_takes_another_head(tmp_path):
+    """Mean pooling without BERT's pooler (how all-MiniLM-L6-v2 was trained) on the same encoder
+    weights; the checkpoint's pooler weights are then left unused."""
+    result, out = _train(tmp_path, "mean", ["pooling=mean", "pooler=false"], init="minilm")
+    _check_run(result, out, init="minilm", backend="aiayn")
+    config = json.loads((out / "config.json").read_text())["model"]
+    assert (config["pooling"], config["pooler"], config["d_model"]) == ("mean", False, 384)
+    assert result.model.pooler is None
+
+
+@needs_data
+@needs_minilm
+@needs_hf
+def test_hf_backend_keeps_berts_head(tmp_path, capsys):
+    argv = ["train", "sst2", "--init", "minilm", "--backend", "hf", "--out", str(tmp_path / "r")]
+    assert main([*argv, "--data-dir", str(DATA_DIR), "--set", "pooling=mean"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pooling" in err
+
+
+@needs_data
+@needs_minilm
 @needs_hf
 def test_hf_backend_trains_with_our_loop_and_reloads(tmp_path):
     result, out = _train(tmp_path, "hf", [], init="minilm", backend="hf")

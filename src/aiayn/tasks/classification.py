@@ -59,6 +59,8 @@ _CHECKPOINT_FIELDS = (
     "pooling",
     "pooler",
 )
+_BERT_HEAD = {"pooling": "cls", "pooler": True}
+_ENCODER_FIELDS = tuple(k for k in _CHECKPOINT_FIELDS if k not in _BERT_HEAD)
 
 _FINE_TUNE: dict[str, Any] = {
     "max_steps": 5700,  # about 5 epochs of SST-2 (58 sentences a batch on average)
@@ -175,8 +177,8 @@ class SST2Task(Task):
 
     @property
     def default_model(self) -> dict[str, Any]:  # type: ignore[override]
-        if self.pretrained:  # BERT's dropouts
-            return {"p_drop": 0.1, "p_drop_attn": 0.1, "p_drop_ff": 0.0}
+        if self.pretrained:  # BERT's dropouts and head; our encoder may change the head
+            return {"p_drop": 0.1, "p_drop_attn": 0.1, "p_drop_ff": 0.0, **_BERT_HEAD}
         return {"pooling": "mean"}
 
     # -- tokenizer and data ------------------------------------------------------------------
@@ -198,7 +200,10 @@ class SST2Task(Task):
             self.load(self.run_dir)
             hf_config = json.loads((source / "config.json").read_text(encoding="utf-8"))
             bert = bert_model_config(hf_config, n_classes=len(LABELS), pooler=True).to_dict()
-            return {k: bert[k] for k in _CHECKPOINT_FIELDS}
+            # HF's classifier has BERT's head built in; ours takes `pooling` and `pooler` from
+            # --set (default: BERT's [CLS] and pooler), e.g. pooling=mean as MiniLM was trained.
+            fixed = _CHECKPOINT_FIELDS if self.opts["backend"] == "hf" else _ENCODER_FIELDS
+            return {k: bert[k] for k in fixed}
         if not (tok_dir / "aiayn_tokenizer.json").is_file():  # a resumed run keeps its own
             from aiayn.tokenizers import BPETokenizer
 
