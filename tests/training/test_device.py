@@ -1,5 +1,6 @@
 """Device helpers: the glibc malloc tuning for CPU training."""
 
+import os
 import platform
 import subprocess
 import sys
@@ -18,11 +19,7 @@ for _ in range(3):  # big blocks (47 MB, like a BERT word-embedding gradient) st
 
 
 def _run(env_value: str | None) -> str:
-    env = None
-    if env_value is not None:
-        import os
-
-        env = {**os.environ, "AIAYN_MALLOC_TUNING": env_value}
+    env = None if env_value is None else {**os.environ, "AIAYN_MALLOC_TUNING": env_value}
     proc = subprocess.run(
         [sys.executable, "-c", CHECK], capture_output=True, text=True, env=env, check=True
     )

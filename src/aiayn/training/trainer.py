@@ -149,12 +149,16 @@ class Trainer:
         self.loss_fn = loss_fn
         params = parameters if parameters is not None else list(self.module.parameters())
         trainable = [p for p in params if p.requires_grad]
-        groups: list[dict[str, Any]] = [{"params": trainable}]
-        if config.weight_decay > 0:  # decay the matrices; biases and LayerNorm gains are exempt
-            groups = [
+        # Decay the matrices; biases and LayerNorm gains are exempt. Without decay, one group
+        # keeps the optimiser state of earlier runs loadable.
+        groups: list[dict[str, Any]] = (
+            [
                 {"params": [p for p in trainable if p.dim() >= 2]},
                 {"params": [p for p in trainable if p.dim() < 2], "weight_decay": 0.0},
             ]
+            if config.weight_decay > 0
+            else [{"params": trainable}]
+        )
         self.optimizer = torch.optim.Adam(
             groups,
             lr=0.0,  # set every step from the schedule
