@@ -63,3 +63,17 @@ def test_compute_loss_for_each_model_kind():
     b = {"tokens": torch.randint(1, 20, (3, 5)), "labels": torch.tensor([0, 1, 1])}
     out = compute_loss(build_model(model_preset("cls-small", vocab_size=20)), b)
     assert out.n_targets.item() == 3
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_compute_loss_counts_correct_tokens_as_argmax_does(dtype):
+    torch.manual_seed(3)
+    model = build_model(model_preset("lm-tiny", vocab_size=30)).to(dtype)
+    batch = {"inputs": torch.randint(1, 30, (3, 9)), "targets": torch.randint(1, 30, (3, 9))}
+    batch["targets"][0, 4:] = 0  # padding is never counted
+    out = compute_loss(model, batch)
+    logits = model(batch["inputs"]).reshape(-1, 30)
+    target = batch["targets"].reshape(-1)
+    expected = ((logits.argmax(-1) == target) & (target != 0)).sum()
+    assert out.n_correct.item() == expected.item()
+    assert out.n_targets.item() == 3 * 9 - 5
