@@ -171,6 +171,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     import torch
 
     from aiayn.decoding import generate
+    from aiayn.tokenizers import UNK_ID
 
     if not args.prompt:
         raise AiaynError("the prompt is empty: pass --prompt TEXT")
@@ -194,6 +195,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         top_p=args.top_p,
         generator=generator,
         eos_id=getattr(run.task, "eos_id", None),
+        suppress_ids=() if args.allow_unk else (UNK_ID,),
     )
     print(run.task.decode_output(out[0].tolist()))
     return 0
@@ -309,6 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--top-k", type=int)
     g.add_argument("--top-p", type=float)
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument(
+        "--allow-unk",
+        action="store_true",
+        help="let the sample contain <unk> (by default it never does)",
+    )
     g.set_defaults(func=cmd_generate)
 
     tr = run_parser("translate", "translate stdin to stdout, one line each")

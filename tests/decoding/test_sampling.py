@@ -193,3 +193,16 @@ def test_generate_rejects_bad_arguments(kwargs, name, make_lm):
 def test_generate_rejects_an_empty_prompt(make_lm):
     with pytest.raises(ValueError, match="prompt_ids"):
         generate(make_lm(0), torch.zeros(2, 0, dtype=torch.long), max_new_tokens=3)
+
+
+def test_suppressed_tokens_are_never_produced(make_lm):
+    model = make_lm(7)
+    prompt = torch.randint(3, 10, (3, 2), generator=torch.Generator().manual_seed(0))
+    free = generate_with_logits(model, prompt, max_new_tokens=10, greedy=True)
+    banned = sorted(set(free.tokens[:, 2:].flatten().tolist()))[:2]  # tokens greedy does choose
+    out = generate_with_logits(model, prompt, max_new_tokens=10, greedy=True, suppress_ids=banned)
+    assert not any(t in banned for t in out.tokens[:, 2:].flatten().tolist())
+    assert_close(out.logits[:, 0], free.logits[:, 0])  # the returned logits are the model's own
+    g = torch.Generator().manual_seed(1)
+    sampled = generate(model, prompt, max_new_tokens=30, generator=g, suppress_ids=banned)
+    assert not any(t in banned for t in sampled[:, 2:].flatten().tolist())

@@ -126,6 +126,27 @@ def test_same_seed_generates_the_same_sample_through_the_cli(trained, capsys):
     assert samples[0] != samples[2]  # the seed matters (40 sampled words)
 
 
+def test_cli_samples_never_contain_unk_unless_allowed(trained, monkeypatch):
+    import aiayn.decoding
+
+    result, _ = trained
+    unk = result.task.tokenizer.unk_id
+    calls = []
+
+    def spy(model, prompt, **kwargs):
+        tokens = real(model, prompt, **kwargs)
+        calls.append((tuple(kwargs["suppress_ids"]), tokens[0, prompt.size(1) :].tolist()))
+        return tokens
+
+    real = aiayn.decoding.generate
+    monkeypatch.setattr(aiayn.decoding, "generate", spy)
+    args = ["generate", str(result.run_dir), "--prompt", "ROMEO:", "--device", "cpu"]
+    assert main([*args, "--max-new-tokens", "60"]) == 0
+    assert main([*args, "--max-new-tokens", "5", "--allow-unk"]) == 0
+    assert [suppressed for suppressed, _ in calls] == [(unk,), ()]
+    assert unk not in calls[0][1] and len(calls[0][1]) == 60
+
+
 def test_training_blocks_never_share_a_token_position(text_file):
     task = get_task("shakespeare", {"data": str(text_file), "context": 16})
     task.prepare(text_file.parent / "run", TrainConfig(batch_size=5))

@@ -9,6 +9,7 @@ Randomness comes only from the `torch.Generator` passed in, so a seeded generato
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -96,6 +97,7 @@ def generate_with_logits(
     generator: torch.Generator | None = None,
     use_cache: bool = True,
     greedy: bool = False,
+    suppress_ids: Sequence[int] = (),
 ) -> GenerationOutput:
     """Continue each (B, T) prompt by up to `max_new_tokens` tokens; keep the logits of each step.
 
@@ -108,6 +110,9 @@ def generate_with_logits(
     recomputed from scratch at positions 0 .. max_len - 1: a KV cache cannot slide, because the
     cached keys and values carry the absolute positions they were computed at. Until then, the
     cache (`use_cache=True`) gives the same logits as recomputation.
+
+    `suppress_ids` are never produced: their logits are set to -inf before each choice (the
+    returned logits are still the model's own). The CLI suppresses <unk>, which is no text.
 
     The model is used in whatever mode it is in: call `model.eval()` first.
     """
@@ -131,6 +136,7 @@ def generate_with_logits(
             eos_id=eos_id,
             generator=generator,
             use_cache=use_cache,
+            suppress_ids=list(suppress_ids),
         )
     # Copies made outside inference mode are ordinary tensors, usable later with autograd.
     return GenerationOutput(tokens=tokens.clone(), logits=logits.clone())
@@ -147,6 +153,7 @@ def _generate(
     eos_id: int | None,
     generator: torch.Generator | None,
     use_cache: bool,
+    suppress_ids: list[int],
 ) -> tuple[Tensor, Tensor]:
     """The sampling loop of `generate_with_logits`, under inference mode, arguments checked."""
     window = model.config.max_len
@@ -156,14 +163,16 @@ def _generate(
     pending = tokens  # what the cache has not seen yet: first the prompt, then one token a step
     done = torch.zeros(B, dtype=torch.bool, device=tokens.device)
     step_logits: list[Tensor] = []
+    suppress = torch.tensor(suppress_ids, dtype=torch.long, device=tokens.device)
     for _ in range(max_new_tokens):
         if cache is not None and tokens.size(1) <= window:
             logits = model(pending, cache=cache)[:, -1]  # (B, T_new, V) -> (B, V)
         else:
             cache = None  # past max_len the window slides; the cache can no longer be used
             logits = model(tokens[:, -window:])[:, -1]  # (B, <= max_len, V) -> (B, V)
+        allowed = logits.index_fill(1, suppress, float("-inf")) if suppress_ids else logits
         token = sample_next_token(
-            logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator
+            allowed, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator
         )  # (B,)
         if eos_id is not None:
             token = token.masked_fill(done, model.config.pad_id)
@@ -193,10 +202,12 @@ def generate(
     generator: torch.Generator | None = None,
     use_cache: bool = True,
     greedy: bool = False,
+    suppress_ids: Sequence[int] = (),
 ) -> Tensor:
     """Continue each (B, T) prompt -> (B, T + N) ids, N <= max_new_tokens.
 
-    See `generate_with_logits` for EOS, the sliding window past `max_len` and the cache. Call
+    See `generate_with_logits` for EOS, `suppress_ids`, the sliding window past `max_len` and the
+    cache. Call
     `model.eval()` first.
     """
     return generate_with_logits(
@@ -210,4 +221,5 @@ def generate(
         generator=generator,
         use_cache=use_cache,
         greedy=greedy,
+        suppress_ids=suppress_ids,
     ).tokens
