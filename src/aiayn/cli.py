@@ -176,7 +176,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if not args.prompt:
         raise AiaynError("the prompt is empty: pass --prompt TEXT")
     run = _load(args, "decoder-only")
-    ids = run.task.encode_prompt(args.prompt)
+    ids, first_token_ids = run.task.heal_prompt(args.prompt)
     if not ids:
         raise AiaynError(f"the prompt {args.prompt!r} gives no tokens")
     if len(ids) > run.model_config.max_len:
@@ -196,6 +196,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         generator=generator,
         eos_id=getattr(run.task, "eos_id", None),
         suppress_ids=() if args.allow_unk else (UNK_ID,),
+        first_token_ids=first_token_ids,
     )
     print(run.task.decode_output(out[0].tolist()))
     return 0

@@ -206,3 +206,16 @@ def test_suppressed_tokens_are_never_produced(make_lm):
     g = torch.Generator().manual_seed(1)
     sampled = generate(model, prompt, max_new_tokens=30, generator=g, suppress_ids=banned)
     assert not any(t in banned for t in sampled[:, 2:].flatten().tolist())
+
+
+def test_first_token_ids_limit_only_the_first_new_token(make_lm):
+    model = make_lm(8)
+    prompt = torch.randint(3, 10, (2, 3), generator=torch.Generator().manual_seed(0))
+    free = generate_with_logits(model, prompt, max_new_tokens=6, greedy=True)
+    choice = [t for t in range(3, 10) if t not in free.tokens[:, 3].tolist()][:2]
+    out = generate_with_logits(model, prompt, max_new_tokens=6, greedy=True, first_token_ids=choice)
+    assert all(t in choice for t in out.tokens[:, 3].tolist())
+    best = choice[int(free.logits[0, 0, choice].argmax())]
+    assert out.tokens[0, 3].item() == best  # the likeliest of the allowed tokens
+    after = out.tokens[:, :4]  # later steps are free: they are greedy from there on
+    assert torch.equal(out.tokens, generate(model, after, max_new_tokens=5, greedy=True))

@@ -147,6 +147,24 @@ def test_cli_samples_never_contain_unk_unless_allowed(trained, monkeypatch):
     assert unk not in calls[0][1] and len(calls[0][1]) == 60
 
 
+def test_a_prompt_ending_between_words_is_healed(trained, capsys):
+    """ "WORD." ends in "." alone, which the text has as ".\n" or ". ": the piece comes off and
+    the first new token is one of those that start with it; the prompt stays in the text."""
+    result, _ = trained
+    task, tok = result.task, result.task.tokenizer
+    word = next(t for t in tok.tokens[4:] if t.isalpha())  # the commonest word
+    ids, first = task.heal_prompt(f"{word} {word}.")
+    assert ids == tok.encode(f"{word} {word}")
+    assert first == [i for i, piece in enumerate(tok.tokens) if piece.startswith(".")]
+    assert len(first) >= 1 and tok.id_to_token(first[0]) != "."  # "." alone is rare or absent
+    assert task.heal_prompt(f"{word} {word}") == (tok.encode(f"{word} {word}"), None)
+    assert task.heal_prompt(".") == (tok.encode("."), None)  # nothing would be left
+    assert task.heal_prompt(f"{word}~#~") == (tok.encode(f"{word}~#~"), None)  # nothing goes on
+    args = ["generate", str(result.run_dir), "--prompt", f"{word}.", "--device", "cpu"]
+    assert main([*args, "--max-new-tokens", "20", "--seed", "3"]) == 0
+    assert capsys.readouterr().out.startswith(f"{word}.")
+
+
 def test_training_blocks_never_share_a_token_position(text_file):
     task = get_task("shakespeare", {"data": str(text_file), "context": 16})
     task.prepare(text_file.parent / "run", TrainConfig(batch_size=5))

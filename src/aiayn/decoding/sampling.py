@@ -98,6 +98,7 @@ def generate_with_logits(
     use_cache: bool = True,
     greedy: bool = False,
     suppress_ids: Sequence[int] = (),
+    first_token_ids: Sequence[int] | None = None,
 ) -> GenerationOutput:
     """Continue each (B, T) prompt by up to `max_new_tokens` tokens; keep the logits of each step.
 
@@ -113,6 +114,9 @@ def generate_with_logits(
 
     `suppress_ids` are never produced: their logits are set to -inf before each choice (the
     returned logits are still the model's own). The CLI suppresses <unk>, which is no text.
+    `first_token_ids`, when given, are the only tokens the first new one may be: token healing
+    (`Task.heal_prompt`) takes a partial last piece off a prompt and lets the model choose how it
+    goes on.
 
     The model is used in whatever mode it is in: call `model.eval()` first.
     """
@@ -137,6 +141,7 @@ def generate_with_logits(
             generator=generator,
             use_cache=use_cache,
             suppress_ids=list(suppress_ids),
+            first_token_ids=None if first_token_ids is None else list(first_token_ids),
         )
     # Copies made outside inference mode are ordinary tensors, usable later with autograd.
     return GenerationOutput(tokens=tokens.clone(), logits=logits.clone())
@@ -154,6 +159,7 @@ def _generate(
     generator: torch.Generator | None,
     use_cache: bool,
     suppress_ids: list[int],
+    first_token_ids: list[int] | None,
 ) -> tuple[Tensor, Tensor]:
     """The sampling loop of `generate_with_logits`, under inference mode, arguments checked."""
     window = model.config.max_len
@@ -164,13 +170,17 @@ def _generate(
     done = torch.zeros(B, dtype=torch.bool, device=tokens.device)
     step_logits: list[Tensor] = []
     suppress = torch.tensor(suppress_ids, dtype=torch.long, device=tokens.device)
-    for _ in range(max_new_tokens):
+    for step in range(max_new_tokens):
         if cache is not None and tokens.size(1) <= window:
             logits = model(pending, cache=cache)[:, -1]  # (B, T_new, V) -> (B, V)
         else:
             cache = None  # past max_len the window slides; the cache can no longer be used
             logits = model(tokens[:, -window:])[:, -1]  # (B, <= max_len, V) -> (B, V)
         allowed = logits.index_fill(1, suppress, float("-inf")) if suppress_ids else logits
+        if step == 0 and first_token_ids is not None:
+            only = torch.full_like(allowed, float("-inf"))
+            only[:, first_token_ids] = 0.0
+            allowed = allowed + only  # (B, V): -inf outside first_token_ids
         token = sample_next_token(
             allowed, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator
         )  # (B,)
@@ -203,11 +213,12 @@ def generate(
     use_cache: bool = True,
     greedy: bool = False,
     suppress_ids: Sequence[int] = (),
+    first_token_ids: Sequence[int] | None = None,
 ) -> Tensor:
     """Continue each (B, T) prompt -> (B, T + N) ids, N <= max_new_tokens.
 
-    See `generate_with_logits` for EOS, `suppress_ids`, the sliding window past `max_len` and the
-    cache. Call
+    See `generate_with_logits` for EOS, `suppress_ids`, `first_token_ids`, the sliding window
+    past `max_len` and the cache. Call
     `model.eval()` first.
     """
     return generate_with_logits(
@@ -222,4 +233,5 @@ def generate(
         use_cache=use_cache,
         greedy=greedy,
         suppress_ids=suppress_ids,
+        first_token_ids=first_token_ids,
     ).tokens

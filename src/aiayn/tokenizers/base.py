@@ -178,6 +178,11 @@ class VocabTokenizer(Tokenizer):
     def token_to_id(self, token: str) -> int | None:
         return self._index.get(token)
 
+    def pieces(self, text: str) -> list[str]:
+        """The pieces `text` is cut into, before the vocabulary lookup (out-of-vocabulary ones
+        included)."""
+        return list(self._pieces(text))
+
     def _encode(self, text: str) -> list[int]:
         get = self._index.get
         return [get(piece, UNK_ID) for piece in self._pieces(text)]
