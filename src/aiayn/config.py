@@ -183,6 +183,8 @@ class TrainConfig(_ConfigMethods):
     beta2: float = 0.98
     eps: float = 1e-9
     weight_decay: float = 0.0  # decoupled (AdamW), on weight matrices only
+    # fine-tuning: each layer down from the top learns at this factor of the one above (1: off)
+    layer_lr_decay: float = 1.0
     label_smoothing: float = 0.1  # epsilon_ls
     clip_grad_norm: float | None = 1.0
     precision: str = "fp32"  # "fp32", "bf16", "fp16" (fp16 needs CUDA)
@@ -215,6 +217,8 @@ class TrainConfig(_ConfigMethods):
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
         if self.keep_checkpoints < 1:
             raise ValueError(f"keep_checkpoints must be >= 1, got {self.keep_checkpoints!r}")
+        if not 0.0 < self.layer_lr_decay <= 1.0:
+            raise ValueError(f"layer_lr_decay must be in (0, 1], got {self.layer_lr_decay!r}")
 
 
 __all__ = [

@@ -8,7 +8,7 @@ import torch
 from aiayn import build_model, model_preset
 from aiayn.config import TrainConfig
 from aiayn.tasks.toy import ReverseTask
-from aiayn.training.trainer import Trainer
+from aiayn.training.trainer import Trainer, parameter_groups
 
 BASE = dict(
     max_steps=12,
@@ -66,6 +66,45 @@ def test_weight_decay_is_decoupled_and_spares_biases_and_norms(tmp_path):
     for name, p in trainer.module.named_parameters():
         factor = 1 - 0.1 * 0.5 if p.dim() >= 2 else 1.0
         torch.testing.assert_close(p.detach(), before[name] * factor, msg=name)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_layer_lr_decay_scales_each_depth(weight_decay):
+    """A 2-layer encoder classifier: the embeddings learn at decay ** 3, layer i at
+    decay ** (2 - i), the pooler and classifier at the full rate; matrices still decay and
+    vectors still do not."""
+    model = build_model(model_preset("cls-small", vocab_size=50, pooler=True))
+    named = list(model.named_parameters())
+    groups = parameter_groups(named, weight_decay=weight_decay, layer_lr_decay=0.5)
+    group_of = {id(p): g for g in groups for p in g["params"]}
+    assert sum(len(g["params"]) for g in groups) == len(named) == len(group_of)
+    depths = set()
+    for name, p in named:
+        depth = 0 if name.startswith("embed.") else 3
+        for i in (0, 1):
+            if name.startswith(f"encoder.layers.{i}."):
+                depth = i + 1
+        depths.add(depth)
+        assert group_of[id(p)]["lr_scale"] == 0.5 ** (3 - depth), name
+        assert group_of[id(p)].get("weight_decay", weight_decay) == (
+            weight_decay if p.dim() >= 2 else 0.0
+        ), name
+    assert depths == {0, 1, 2, 3}
+
+
+def test_the_trainer_sets_each_group_to_its_share_of_the_rate(tmp_path):
+    trainer = _trainer(tmp_path, "llrd", layer_lr_decay=0.5)
+    assert len(trainer.optimizer.param_groups) == 3  # embeddings, layer 0, layer 1 (tiny)
+    trainer.step()  # the schedule's rate (constant 1e-3) times each group's scale
+    rates = sorted(g["lr"] for g in trainer.optimizer.param_groups)
+    assert rates == pytest.approx([1e-3 * 0.125, 1e-3 * 0.25, 1e-3 * 0.5])
+
+
+def test_without_layer_lr_decay_the_groups_are_as_before(tmp_path):
+    assert len(_trainer(tmp_path, "one").optimizer.param_groups) == 1
+    assert len(_trainer(tmp_path, "two", weight_decay=0.1).optimizer.param_groups) == 2
+    with pytest.raises(ValueError, match="layer_lr_decay"):
+        TrainConfig(layer_lr_decay=0.0)
 
 
 def test_fp16_needs_cuda(tmp_path):

@@ -19,6 +19,7 @@ import copy
 import inspect
 import logging
 import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -79,6 +80,55 @@ def count_targets(batch: Batch, pad_id: int) -> Tensor:
 
 def _to_device(batch: Batch, device: torch.device) -> Batch:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+_LAYER_INDEX = re.compile(r"\.layers?\.(\d+)\.")  # ours: encoder.layers.3. / BERT: layer.3.
+
+
+def layer_depth(name: str) -> int | None:
+    """Where a parameter sits: 0 for the embeddings, i + 1 for layer i of a stack, None for what
+    comes after the stacks (a pooler, the classifier, a final norm)."""
+    if "embed" in name:
+        return 0
+    found = _LAYER_INDEX.search(f".{name}")
+    return int(found.group(1)) + 1 if found else None
+
+
+def parameter_groups(
+    named: Sequence[tuple[str, nn.Parameter]], *, weight_decay: float, layer_lr_decay: float
+) -> list[dict[str, Any]]:
+    """The optimiser's parameter groups.
+
+    - weight_decay > 0: weight matrices decay; biases and LayerNorm gains are exempt.
+    - layer_lr_decay < 1 (layer-wise learning-rate decay, as ELECTRA fine-tunes): with L layers,
+      a parameter at depth d (`layer_depth`; the head counts as L + 1) learns at
+      lr * layer_lr_decay ** (L + 1 - d), its group's "lr_scale". The pretrained bottom moves
+      least, the new head most.
+    Without either, there is one group, so the optimiser state of earlier runs stays loadable.
+    """
+    params = [p for _, p in named]
+    if layer_lr_decay == 1.0:
+        if weight_decay == 0:
+            return [{"params": params}]
+        return [
+            {"params": [p for p in params if p.dim() >= 2]},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ]
+    depths = [layer_depth(name) for name, _ in named]
+    top = max((d for d in depths if d is not None), default=0) + 1
+    groups: dict[tuple[int, bool], dict[str, Any]] = {}
+    for (_, p), depth in sorted(
+        zip(named, depths, strict=True), key=lambda x: top if x[1] is None else x[1]
+    ):
+        decays = weight_decay > 0 and p.dim() >= 2
+        key = (top if depth is None else depth, decays)
+        if key not in groups:
+            scale = layer_lr_decay ** (top - key[0])
+            groups[key] = {"params": [], "lr_scale": scale}
+            if not decays:
+                groups[key]["weight_decay"] = 0.0
+        groups[key]["params"].append(p)
+    return list(groups.values())
 
 
 class Trainer:
@@ -147,17 +197,17 @@ class Trainer:
                 return compute_loss(m, b, label_smoothing=smoothing, pad_id=pad_id)
 
         self.loss_fn = loss_fn
-        params = parameters if parameters is not None else list(self.module.parameters())
-        trainable = [p for p in params if p.requires_grad]
-        # Decay the matrices; biases and LayerNorm gains are exempt. Without decay, one group
-        # keeps the optimiser state of earlier runs loadable.
-        groups: list[dict[str, Any]] = (
-            [
-                {"params": [p for p in trainable if p.dim() >= 2]},
-                {"params": [p for p in trainable if p.dim() < 2], "weight_decay": 0.0},
-            ]
-            if config.weight_decay > 0
-            else [{"params": trainable}]
+        if parameters is not None and config.layer_lr_decay < 1.0:
+            raise AiaynError("layer_lr_decay needs the model's parameter names")
+        named = (
+            [(str(i), p) for i, p in enumerate(parameters)]
+            if parameters is not None
+            else list(self.module.named_parameters())
+        )
+        groups = parameter_groups(
+            [(n, p) for n, p in named if p.requires_grad],
+            weight_decay=config.weight_decay,
+            layer_lr_decay=config.layer_lr_decay,
         )
         self.optimizer = torch.optim.Adam(
             groups,
@@ -352,7 +402,7 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.module.parameters(), self.config.clip_grad_norm)
         lr = learning_rate(self.state.step + 1, self.config, d_model=self.d_model)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
