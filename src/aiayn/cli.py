@@ -176,7 +176,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if not args.prompt:
         raise AiaynError("the prompt is empty: pass --prompt TEXT")
     run = _load(args, "decoder-only")
-    ids, first_token_ids = run.task.heal_prompt(args.prompt)
+    kept, first_token_ids = run.task.heal_prompt(args.prompt)
+    ids = run.task.encode_prompt(kept)
     if not ids:
         raise AiaynError(f"the prompt {args.prompt!r} gives no tokens")
     if len(ids) > run.model_config.max_len:
@@ -198,7 +199,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         suppress_ids=() if args.allow_unk else (UNK_ID,),
         first_token_ids=first_token_ids,
     )
-    print(run.task.decode_output(out[0].tolist()))
+    # The prompt as typed, not as decoded (where a rare word would read "<unk>").
+    text, head = run.task.decode_output(out[0].tolist()), run.task.decode_output(ids)
+    print(kept + text[len(head) :] if text.startswith(head) else text)
     return 0
 
 

@@ -153,16 +153,18 @@ def test_a_prompt_ending_between_words_is_healed(trained, capsys):
     result, _ = trained
     task, tok = result.task, result.task.tokenizer
     word = next(t for t in tok.tokens[4:] if t.isalpha())  # the commonest word
-    ids, first = task.heal_prompt(f"{word} {word}.")
-    assert ids == tok.encode(f"{word} {word}")
+    kept, first = task.heal_prompt(f"{word} {word}.")
+    assert kept == f"{word} {word}"
     assert first == [i for i, piece in enumerate(tok.tokens) if piece.startswith(".")]
     assert len(first) >= 1 and tok.id_to_token(first[0]) != "."  # "." alone is rare or absent
-    assert task.heal_prompt(f"{word} {word}") == (tok.encode(f"{word} {word}"), None)
-    assert task.heal_prompt(".") == (tok.encode("."), None)  # nothing would be left
-    assert task.heal_prompt(f"{word}~#~") == (tok.encode(f"{word}~#~"), None)  # nothing goes on
+    for prompt in (f"{word} {word}", ".", f"{word}~#~"):  # ends in a word / nothing left /
+        assert task.heal_prompt(prompt) == (prompt, None)  # no known piece goes on from it
     args = ["generate", str(result.run_dir), "--prompt", f"{word}.", "--device", "cpu"]
     assert main([*args, "--max-new-tokens", "20", "--seed", "3"]) == 0
     assert capsys.readouterr().out.startswith(f"{word}.")
+    rare = "Zyxwv"  # <unk> to the model, printed as typed
+    assert main([*args[:3], f"{rare} {word}", *args[4:], "--max-new-tokens", "5"]) == 0
+    assert capsys.readouterr().out.startswith(f"{rare} {word}")
 
 
 def test_training_blocks_never_share_a_token_position(text_file):

@@ -119,12 +119,12 @@ class Task:
         """A language-model prompt -> ids (the task's tokenizer)."""
         return self.tokenizer.encode(text)
 
-    def heal_prompt(self, text: str) -> tuple[list[int], list[int] | None]:
-        """A prompt -> (ids, the ids its first new token may take, or None for any).
+    def heal_prompt(self, text: str) -> tuple[str, list[int] | None]:
+        """A prompt -> (the text to encode, the ids its first new token may take, or None).
 
         Tokenizers that cut a prompt the way they cut the text can override this to take off a
         last piece that training text would have continued (token healing)."""
-        return self.encode_prompt(text), None
+        return text, None
 
     def decode_output(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids)

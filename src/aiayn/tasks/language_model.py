@@ -297,21 +297,21 @@ class ShakespeareTask(Task):
             )
         return lines
 
-    def heal_prompt(self, text: str) -> tuple[list[int], list[int] | None]:
+    def heal_prompt(self, text: str) -> tuple[str, list[int] | None]:
         """Word tokens: a prompt that ends between words ("ROMEO:") ends in a piece that the
         training text rarely has alone (there it is ":\n", or ": "). That last piece is taken
         off, and the first new token must be one that starts with it, so the model picks the
-        piece it knows. Other prompts, and other tokenizers, are encoded as they are."""
+        piece it knows. Other prompts, and other tokenizers, are kept as they are."""
         tok = self.tokenizer
         if not isinstance(tok, WordTokenizer):
-            return self.encode_prompt(text), None
+            return text, None
         pieces = tok.pieces(text)
         if len(pieces) < 2 or re.match(r"\w", pieces[-1]):  # nothing left, or ends in a word
-            return self.encode_prompt(text), None
+            return text, None
         first = [i for i, piece in enumerate(tok.tokens) if piece.startswith(pieces[-1])]
         if not first:  # no known piece goes on from it: keep it (it may be <unk>)
-            return self.encode_prompt(text), None
-        return self.encode_prompt("".join(pieces[:-1])), first
+            return text, None
+        return "".join(pieces[:-1]), first
 
     def reference_outputs(self, model: nn.Module) -> list[list[int]]:
         """Greedy continuations (32 tokens) of fixed prompts: deterministic."""
