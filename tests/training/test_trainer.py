@@ -98,6 +98,7 @@ def test_the_trainer_sets_each_group_to_its_share_of_the_rate(tmp_path):
     trainer.step()  # the schedule's rate (constant 1e-3) times each group's scale
     rates = sorted(g["lr"] for g in trainer.optimizer.param_groups)
     assert rates == pytest.approx([1e-3 * 0.125, 1e-3 * 0.25, 1e-3 * 0.5])
+    assert trainer._schedule_lr() == pytest.approx(1e-3)  # what metrics.jsonl logs as "lr"
 
 
 def test_without_layer_lr_decay_the_groups_are_as_before(tmp_path):

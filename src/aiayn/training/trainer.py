@@ -254,6 +254,11 @@ class Trainer:
             state["rng_ranks"] = distributed.gather_rng_states(self.device)
         return state
 
+    def _schedule_lr(self) -> float:
+        """The schedule's rate at the last step (a group with an `lr_scale` runs at a share)."""
+        group = self.optimizer.param_groups[0]
+        return group["lr"] / group.get("lr_scale", 1.0)
+
     def _optimizer_state(self) -> dict[str, Any]:
         if self.fsdp:  # gathered to rank 0, keyed by parameter name
             return distributed.gather_optimizer_state(self.model, self.optimizer)
@@ -501,7 +506,7 @@ class Trainer:
                             "step": step,
                             "epoch": self.state.epoch,
                             "train_loss": train_loss,
-                            "lr": self.optimizer.param_groups[0]["lr"],
+                            "lr": self._schedule_lr(),
                             "targets_per_second": window_targets / max(elapsed, 1e-9),
                             "seconds": self.state.seconds,
                         }
