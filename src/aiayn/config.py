@@ -146,6 +146,10 @@ MODEL_PRESETS: dict[str, ModelConfig] = {
     "lm-small": ModelConfig(
         arch="decoder-only", d_model=128, n_heads=4, d_ff=512, n_layers=4, max_len=64, p_drop=0.0
     ),
+    # the word-level complete works: 7.6M parameters, 4.4M of them the 17k-word embedding
+    "lm-medium": ModelConfig(
+        arch="decoder-only", d_model=256, n_heads=4, d_ff=1024, n_layers=4, max_len=128, p_drop=0.2
+    ),
     # CPU-sized encoder classifier
     "cls-small": ModelConfig(
         arch="encoder-classifier", d_model=128, n_heads=4, d_ff=512, n_layers=2, p_drop=0.1

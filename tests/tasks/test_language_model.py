@@ -208,3 +208,19 @@ def test_bad_options_raise_a_clear_error():
         get_task("shakespeare", {"tokenizer": "bytes"})
     with pytest.raises(AiaynError, match="context must be a positive integer"):
         get_task("shakespeare", {"context": 0})
+
+
+def test_default_recipes_word_level_and_nanogpt_char_level(tmp_path):
+    """`aiayn train shakespeare` defaults to the measured word-level recipe (lm-medium, 3,600
+    steps); `tinyshakespeare-char` keeps nanoGPT's model and schedule."""
+    from aiayn.training.run import resolve
+
+    for task, preset, p_drop, steps, warmup in (
+        ("shakespeare", "lm-medium", None, 3600, 200),
+        ("tinyshakespeare-char", "lm-small", 0.1, 2000, 100),
+    ):
+        request = TrainRequest(task=task, out=tmp_path / task, device="cpu")
+        _, _, _, train_config, model_dict = resolve(request)
+        assert model_dict["preset"] == preset
+        assert model_dict.get("p_drop") == p_drop  # None: the preset's own (0.2)
+        assert (train_config.max_steps, train_config.warmup_steps) == (steps, warmup)
