@@ -38,9 +38,10 @@ def word_and_separator_loss(run_dir: Path) -> dict[str, float] | None:
         return None
     model, ids = run.model.eval(), run.task.split_ids("val")
     inputs, targets = lm_blocks(ids, run.task.opts["context"])  # (n, L) each
-    tokens = [run.task.tokenizer.decode([i]) for i in range(run.model_config.vocab_size)]
     # A word piece starts with a word character; <unk> stands for rare words.
-    is_word = torch.tensor([bool(re.match(r"\w", t)) or t == "<unk>" for t in tokens])
+    is_word = torch.tensor(
+        [bool(re.match(r"\w", t)) or t == "<unk>" for t in run.task.tokenizer.tokens]
+    )
     nll = torch.empty(targets.shape)
     with torch.no_grad():
         for i in range(0, inputs.size(0), 64):

@@ -117,15 +117,11 @@ def parameter_groups(
     depths = [layer_depth(name) for name, _ in named]
     top = max((d for d in depths if d is not None), default=0) + 1
     groups: dict[tuple[int, bool], dict[str, Any]] = {}
-    for (_, p), depth in sorted(
-        zip(named, depths, strict=True), key=lambda x: top if x[1] is None else x[1]
-    ):
-        decays = weight_decay > 0 and p.dim() >= 2
-        key = (top if depth is None else depth, decays)
+    for (_, p), depth in zip(named, depths, strict=True):
+        key = (top if depth is None else depth, weight_decay > 0 and p.dim() >= 2)
         if key not in groups:
-            scale = layer_lr_decay ** (top - key[0])
-            groups[key] = {"params": [], "lr_scale": scale}
-            if not decays:
+            groups[key] = {"params": [], "lr_scale": layer_lr_decay ** (top - key[0])}
+            if not key[1]:
                 groups[key]["weight_decay"] = 0.0
         groups[key]["params"].append(p)
     return list(groups.values())
@@ -256,8 +252,7 @@ class Trainer:
 
     def _schedule_lr(self) -> float:
         """The schedule's rate at the last step (a group with an `lr_scale` runs at a share)."""
-        group = self.optimizer.param_groups[0]
-        return group["lr"] / group.get("lr_scale", 1.0)
+        return learning_rate(self.state.step, self.config, d_model=self.d_model)
 
     def _optimizer_state(self) -> dict[str, Any]:
         if self.fsdp:  # gathered to rank 0, keyed by parameter name
