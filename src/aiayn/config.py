@@ -8,6 +8,7 @@ positions, embeddings scaled by sqrt(d_model), no attention dropout).
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Any, Literal, Self
 
@@ -189,6 +190,9 @@ class TrainConfig(_ConfigMethods):
     weight_decay: float = 0.0  # decoupled (AdamW), on weight matrices only
     # fine-tuning: each layer down from the top learns at this factor of the one above (1: off)
     layer_lr_decay: float = 1.0
+    # fine-tuning: a regular expression; parameters whose names it matches are not trained
+    # (e.g. "word_embeddings" keeps a pretrained vocabulary fixed)
+    freeze: str | None = None
     label_smoothing: float = 0.1  # epsilon_ls
     clip_grad_norm: float | None = 1.0
     precision: str = "fp32"  # "fp32", "bf16", "fp16" (fp16 needs CUDA)
@@ -223,6 +227,12 @@ class TrainConfig(_ConfigMethods):
             raise ValueError(f"keep_checkpoints must be >= 1, got {self.keep_checkpoints!r}")
         if not 0.0 < self.layer_lr_decay <= 1.0:
             raise ValueError(f"layer_lr_decay must be in (0, 1], got {self.layer_lr_decay!r}")
+        if self.freeze is not None:
+            try:
+                re.compile(self.freeze)
+            except re.error as e:
+                message = f"freeze must be a regular expression, got {self.freeze!r}: {e}"
+                raise ValueError(message) from None
 
 
 __all__ = [

@@ -108,6 +108,29 @@ def test_without_layer_lr_decay_the_groups_are_as_before(tmp_path):
         TrainConfig(layer_lr_decay=0.0)
 
 
+def test_frozen_parameters_keep_their_values_and_the_rest_trains(tmp_path):
+    trainer = _trainer(tmp_path, "frozen", freeze=r"^encoder\.layers\.0\.", max_steps=3)
+    named = dict(trainer.module.named_parameters())
+    frozen = {n for n in named if n.startswith("encoder.layers.0.")}
+    assert frozen and trainer.frozen == sum(named[n].numel() for n in frozen)
+    before = {n: p.detach().clone() for n, p in named.items()}
+    trainer.fit()
+    for name, p in named.items():
+        moved = not torch.equal(p.detach(), before[name])
+        assert moved == (name not in frozen), name
+    optimised = {id(p) for g in trainer.optimizer.param_groups for p in g["params"]}
+    assert not optimised & {id(named[n]) for n in frozen}
+
+
+def test_a_freeze_pattern_that_matches_nothing_is_an_error(tmp_path):
+    from aiayn.errors import AiaynError
+
+    with pytest.raises(AiaynError, match="matches no parameter"):
+        _trainer(tmp_path, "none", freeze="no_such_weight")
+    with pytest.raises(ValueError, match="regular expression"):
+        TrainConfig(freeze="embed[")
+
+
 def test_fp16_needs_cuda(tmp_path):
     from aiayn.errors import AiaynError
 

@@ -224,6 +224,7 @@ def _train(
             "seconds": round(result["seconds"], 2),
             "stopped": result["stopped"],
             "parameters": sum(p.numel() for p in model.parameters()),
+            **({"frozen_parameters": trainer.frozen} if trainer.frozen else {}),
             "device": str(device),
             **({"processes": world} if world > 1 else {}),
         }

@@ -94,6 +94,18 @@ def layer_depth(name: str) -> int | None:
     return int(found.group(1)) + 1 if found else None
 
 
+def freeze_parameters(model: nn.Module, pattern: str) -> int:
+    """Stop training every parameter whose name matches the regular expression `pattern`
+    (`re.search`); return how many values that freezes. A pattern that matches nothing is an
+    error, not a silent no-op."""
+    matched = [p for name, p in model.named_parameters() if re.search(pattern, name)]
+    if not matched:
+        raise AiaynError(f"freeze={pattern!r} matches no parameter name of the model")
+    for p in matched:
+        p.requires_grad_(False)
+    return sum(p.numel() for p in matched)
+
+
 def parameter_groups(
     named: Sequence[tuple[str, nn.Parameter]], *, weight_decay: float, layer_lr_decay: float
 ) -> list[dict[str, Any]]:
@@ -165,6 +177,9 @@ class Trainer:
         self.best_mode = best_mode
         self.rank, self.world_size = distributed.rank_and_world()
         self.fsdp = fsdp
+        self.frozen = 0  # parameter values that `config.freeze` keeps fixed
+        if config.freeze is not None:  # before DDP / FSDP see which parameters train
+            self.frozen = freeze_parameters(model, config.freeze)
         self._twin: nn.Module | None = None  # FSDP: rank 0's full copy, to write checkpoints
         if fsdp:
             if config.precision == "fp16":
