@@ -230,26 +230,3 @@ def test_word_dropout_hides_tokens_in_training_only():
     assert trained[:, 0].all() and not trained[:, 15:].any()
     hidden = 1 - trained[:, 1:15].float().mean().item()
     assert 0.4 < hidden < 0.6  # about half of 64 x 14 tokens
-
-
-def test_training_batches_are_cut_anew_every_epoch():
-    """Length-bucketed batches: every sentence once an epoch, within the token budget, new batch
-    mates each epoch, and the same batches again for the same (seed, epoch), as resume needs."""
-    from aiayn.tasks.base import LengthBuckets
-
-    g = torch.Generator().manual_seed(0)
-    lengths = torch.randint(1, 12, (300,), generator=g).tolist()  # many ties, as SST-2's phrases
-
-    def source(seed):
-        return LengthBuckets(lengths, lambda idx: idx, max_tokens=64, seed=seed, max_sentences=16)
-
-    a, b = source(seed=3), source(seed=3)
-    for epoch in (0, 1, 5):
-        batches = a.epoch_batches(epoch)
-        assert batches == b.epoch_batches(epoch)
-        assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
-        for batch in batches:
-            assert len(batch) <= 16 and len(batch) * max(lengths[i] for i in batch) <= 64
-    mates = [{frozenset(batch) for batch in a.epoch_batches(e)} for e in (0, 1)]
-    assert len(mates[0] & mates[1]) < len(mates[0]) // 4  # mostly new groupings
-    assert a.epoch_batches(0) != source(seed=4).epoch_batches(0)
