@@ -47,43 +47,6 @@ class FixedBatches:
         return epoch_batches
 
 
-@dataclass
-class LengthBuckets:
-    """A BatchSource of token-budget batches (`aiayn.data.token_budget_batches`), cut anew every
-    epoch: examples of similar length share a batch, so little of it is padding, and each epoch
-    breaks length ties in a new random order, so an example meets new batch mates every epoch.
-
-    The batches of epoch e use seed (seed, e): a pure function of (seed, epoch), so a resumed
-    run sees exactly the batches it would have seen. `collate` turns a list of example indices
-    into a batch.
-    """
-
-    lengths: list[int]
-    collate: Any  # Callable[[list[int]], Batch]
-    max_tokens: int
-    seed: int = 0
-    max_sentences: int | None = None
-    _cache: tuple[int, list[Batch]] | None = field(default=None, repr=False)
-
-    def batch_indices(self, epoch: int) -> list[list[int]]:
-        from aiayn.data.batching import token_budget_batches
-
-        return token_budget_batches(
-            self.lengths,
-            max_tokens=self.max_tokens,
-            seed=self.seed * 1_000_003 + epoch,
-            max_sentences=self.max_sentences,
-        )
-
-    def __len__(self) -> int:
-        return len(self.batch_indices(0))
-
-    def epoch_batches(self, epoch: int) -> Sequence[Batch]:
-        if self._cache is None or self._cache[0] != epoch:
-            self._cache = (epoch, [self.collate(b) for b in self.batch_indices(epoch)])
-        return self._cache[1]
-
-
 class Task:
     """Base class. Subclasses set the class attributes and implement `prepare` and `evaluate`."""
 
@@ -317,7 +280,6 @@ def load_run(
 __all__ = [
     "Batch",
     "FixedBatches",
-    "LengthBuckets",
     "LossOutput",
     "Run",
     "Task",

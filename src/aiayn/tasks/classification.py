@@ -307,8 +307,8 @@ class SST2Task(Task):
 
     def train_source(self, train_config: TrainConfig) -> FixedBatches:
         """Token-budget batches cut once from length-sorted sentences; each epoch shuffles their
-        order. (Cutting them anew every epoch, as translation does, was measured and was not
-        better here: see docs/classification.md.)"""
+        order. (Cutting them anew every epoch, as translation's ParallelBatches does, was
+        measured and was not better here: see docs/classification.md.)"""
         from aiayn.data.batching import token_budget_batches
 
         examples = self._examples("train")

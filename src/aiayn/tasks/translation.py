@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,7 +37,7 @@ from aiayn.data import collate as pad_batch
 from aiayn.data import token_budget_batches
 from aiayn.data.parallel import ParallelCorpus, multi30k, read_parallel
 from aiayn.errors import AiaynError
-from aiayn.tasks.base import LengthBuckets, Task
+from aiayn.tasks.base import Task
 from aiayn.tokenizers import BPETokenizer
 from aiayn.tokenizers.base import BOS_ID, EOS_ID, META_FILE, PAD_ID, load_tokenizer
 
@@ -62,23 +63,41 @@ def padded_length(pair: Pair) -> int:
     return max(len(pair[0]), len(pair[1])) + 1
 
 
-class ParallelBatches(LengthBuckets):
-    """Token-budget batches of translation pairs, cut anew every epoch (see LengthBuckets); a
-    pair's length is its longer side with <eos>."""
+@dataclass
+class ParallelBatches:
+    """A BatchSource: token-budget batches of translation pairs, cut anew every epoch.
 
-    def __init__(
-        self, pairs: list[Pair], max_tokens: int, seed: int = 0, max_sentences: int | None = None
-    ) -> None:
-        if not pairs:
+    The batches of epoch e are `token_budget_batches` with seed (seed, e), so they are a pure
+    function of (seed, epoch) and a resumed run sees exactly the batches it would have seen.
+    """
+
+    pairs: list[Pair]
+    max_tokens: int
+    seed: int = 0
+    max_sentences: int | None = None
+    _cache: tuple[int, list[dict[str, Tensor]]] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.pairs:
             raise AiaynError("the training corpus has no sentence pairs")
-        self.pairs = pairs
-        super().__init__(
-            [padded_length(p) for p in pairs],
-            lambda idx: make_batch([pairs[i] for i in idx]),
-            max_tokens=max_tokens,
-            seed=seed,
-            max_sentences=max_sentences,
+        self.lengths = [padded_length(p) for p in self.pairs]
+
+    def batch_indices(self, epoch: int) -> list[list[int]]:
+        return token_budget_batches(
+            self.lengths,
+            max_tokens=self.max_tokens,
+            seed=self.seed * 1_000_003 + epoch,
+            max_sentences=self.max_sentences,
         )
+
+    def __len__(self) -> int:
+        return len(self.batch_indices(0))
+
+    def epoch_batches(self, epoch: int) -> list[dict[str, Tensor]]:
+        if self._cache is None or self._cache[0] != epoch:
+            batches = [make_batch([self.pairs[i] for i in b]) for b in self.batch_indices(epoch)]
+            self._cache = (epoch, batches)
+        return self._cache[1]
 
 
 class TranslationTask(Task):
