@@ -25,6 +25,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import torch
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -58,18 +60,17 @@ def naive_bayes(
     return [(log_odds(s) > 0) == (label == 1) for s, label in dev]
 
 
-def run_predictions(run_dirs: list[str], data_dir: Path | None) -> dict[str, list[list[float]]]:
-    """Each run's (N, 2) dev probabilities, by run directory."""
-    import torch
-
+def run_probabilities(
+    run_dirs: list[str], sentences: list[str], data_dir: Path | None
+) -> dict[str, torch.Tensor]:
+    """Each run's (N, 2) class probabilities of the N sentences, by run directory."""
     from aiayn.tasks import load_run
 
     out = {}
     for run_dir in run_dirs:
         run = load_run(Path(run_dir), device=torch.device("cpu"), data_dir=data_dir)
         run.model.eval()
-        encoded = [ids for ids, _ in run.task._examples("dev")]
-        out[run_dir] = run.task.probabilities(run.model, encoded).tolist()
+        out[run_dir] = run.task.probabilities(run.model, run.task.encode(sentences))
     return out
 
 
@@ -94,21 +95,15 @@ def main() -> int:
         "bigram_naive_bayes_dev_accuracy": sum(nb["bi_nb"]) / len(dev),
     }
     if args.runs:
-        probs = run_predictions(args.runs, args.data_dir)
-        right = {
-            run: [(p[1] > p[0]) == (y == 1) for p, y in zip(rows, labels, strict=True)]
-            for run, rows in probs.items()
-        }
-        mean = [
-            [sum(col) / len(col) for col in zip(*rows, strict=True)]
-            for rows in zip(*probs.values(), strict=True)
-        ]
-        ensemble = [(p[1] > p[0]) == (y == 1) for p, y in zip(mean, labels, strict=True)]
-        all_wrong = [i for i in range(len(dev)) if not any(r[i] for r in right.values())]
-        result["runs"] = {run: sum(r) / len(dev) for run, r in right.items()}
-        result["ensemble_dev_accuracy"] = sum(ensemble) / len(dev)
-        result["wrong_in_every_run"] = len(all_wrong)
-        result["of_those_naive_bayes_also_wrong"] = sum(not nb["nb"][i] for i in all_wrong)
+        probs = run_probabilities(args.runs, [s for s, _ in dev], args.data_dir)
+        gold = torch.tensor(labels)
+        right = {run: p.argmax(-1) == gold for run, p in probs.items()}
+        ensemble = torch.stack(list(probs.values())).mean(0).argmax(-1) == gold
+        all_wrong = ~torch.stack(list(right.values())).any(0)
+        result["runs"] = {run: int(r.sum()) / len(dev) for run, r in right.items()}
+        result["ensemble_dev_accuracy"] = int(ensemble.sum()) / len(dev)
+        result["wrong_in_every_run"] = int(all_wrong.sum())
+        result["of_those_naive_bayes_also_wrong"] = int((all_wrong & ~torch.tensor(nb["nb"])).sum())
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "sst2-baselines.json").write_text(json.dumps(result, indent=2) + "\n")
     lines = [
