@@ -5,14 +5,13 @@ import sys
 
 import pytest
 
+from aiayn.app.train import TrainRequest, train
 from aiayn.cli import main
-from aiayn.training.run import TrainRequest, train
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
-    from aiayn.cli import _split_sets
 
     small = [
         "d_model=16",
@@ -25,11 +24,7 @@ def runs(tmp_path_factory):
         "batch_size=16",
     ]
     for task in ("reverse", "reverse-lm"):
-        train(
-            TrainRequest(
-                task=task, out=root / task, device="cpu", sets=small, split_sets=_split_sets
-            )
-        )
+        train(TrainRequest(task=task, out=root / task, device="cpu", sets=small))
     return root
 
 
@@ -68,7 +63,9 @@ def test_missing_run_directory(capsys, tmp_path):
 
 def test_run_directory_of_the_wrong_kind(capsys, runs):
     msg = _error(capsys, ["generate", str(runs / "reverse"), "--prompt", "1 2"])
-    assert "encoder-decoder" in msg and "decoder-only" in msg
+    assert "'reverse' run" in msg and "needs a language model" in msg
+    msg = _error(capsys, ["translate", str(runs / "reverse-lm")])
+    assert "'reverse-lm' run" in msg and "translates" in msg
 
 
 def test_existing_run_is_not_overwritten(capsys, runs):

@@ -4,7 +4,13 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from aiayn.decoding import filter_logits, generate, generate_with_logits, sample_next_token
+from aiayn.decoding import (
+    SamplingOptions,
+    filter_logits,
+    generate,
+    generate_with_logits,
+    sample_next_token,
+)
 
 PAD, BOS, EOS = 0, 1, 2
 NEG_INF = float("-inf")
@@ -105,15 +111,13 @@ def test_rejects_bad_sampling_arguments(kwargs, name):
 def test_cached_generation_equals_recomputation(seed, make_lm):
     model = make_lm(seed, max_len=24)
     prompt = torch.randint(3, 10, (3, 5), generator=torch.Generator().manual_seed(seed))
-    for sampling in (dict(greedy=True), dict(temperature=0.8, top_k=6)):
+    for sampling in (dict(temperature=0.0), dict(temperature=0.8, top_k=6)):
         outs = [
             generate_with_logits(
                 model,
                 prompt,
-                max_new_tokens=19,  # exactly fills max_len: the window never slides
+                SamplingOptions(max_new_tokens=19, use_cache=use_cache, **sampling),
                 generator=torch.Generator().manual_seed(seed),
-                use_cache=use_cache,
-                **sampling,
             )
             for use_cache in (True, False)
         ]
@@ -129,7 +133,7 @@ def test_seeded_generation_is_reproducible_and_seeds_differ(make_lm):
 
     def run(seed: int) -> torch.Tensor:
         g = torch.Generator().manual_seed(seed)
-        return generate(model, prompt, max_new_tokens=15, generator=g)
+        return generate(model, prompt, SamplingOptions(max_new_tokens=15), generator=g)
 
     assert torch.equal(run(4), run(4))
     assert not torch.equal(run(4), run(5))
@@ -140,7 +144,7 @@ def test_generation_slides_a_window_past_max_len(make_lm):
     prompt = torch.randint(3, 10, (2, 3), generator=torch.Generator().manual_seed(0))
     for use_cache in (True, False):
         out = generate_with_logits(
-            model, prompt, max_new_tokens=12, greedy=True, use_cache=use_cache
+            model, prompt, SamplingOptions(max_new_tokens=12, temperature=0.0, use_cache=use_cache)
         )
         assert out.tokens.shape == (2, 15)
         # Each step's logits are those of the last (at most) 8 tokens, recomputed from position 0.
@@ -153,7 +157,7 @@ def test_generation_slides_a_window_past_max_len(make_lm):
 def test_prompt_longer_than_max_len(make_lm):
     model = make_lm(5, max_len=8)
     prompt = torch.randint(3, 10, (1, 11), generator=torch.Generator().manual_seed(0))
-    out = generate_with_logits(model, prompt, max_new_tokens=2, greedy=True)
+    out = generate_with_logits(model, prompt, SamplingOptions(max_new_tokens=2, temperature=0.0))
     assert_close(out.logits[:, 0], model(prompt[:, -8:])[:, -1])
 
 
@@ -161,7 +165,9 @@ def test_generation_stops_at_eos(make_lm, steer, eos_after_five):
     model = steer(make_lm(6), eos_after_five)
     prompt = torch.randint(3, 10, (4, 2), generator=torch.Generator().manual_seed(0))
     prompt[0, 1] = 5  # row 0 ends at once
-    tokens = generate(model, prompt, max_new_tokens=20, greedy=True, eos_id=EOS)
+    tokens = generate(
+        model, prompt, SamplingOptions(max_new_tokens=20, temperature=0.0, eos_id=EOS)
+    )
     assert tokens[0, 2] == EOS
     for row in tokens[:, 2:].tolist():
         end = row.index(EOS)  # every row ended: positions >= 6 force EOS
@@ -171,7 +177,7 @@ def test_generation_stops_at_eos(make_lm, steer, eos_after_five):
 
 def test_zero_new_tokens_returns_the_prompt(make_lm):
     prompt = torch.tensor([[3, 4, 5]])
-    out = generate_with_logits(make_lm(0), prompt, max_new_tokens=0)
+    out = generate_with_logits(make_lm(0), prompt, SamplingOptions(max_new_tokens=0))
     assert torch.equal(out.tokens, prompt)
     assert out.logits.shape == (1, 0, 10)
 
@@ -185,37 +191,45 @@ def test_zero_new_tokens_returns_the_prompt(make_lm):
         (dict(max_new_tokens=3, top_p=2.0), "top_p"),
     ],
 )
-def test_generate_rejects_bad_arguments(kwargs, name, make_lm):
+def test_generate_rejects_bad_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
-        generate(make_lm(0), torch.tensor([[3, 4]]), **kwargs)
+        SamplingOptions(**kwargs)
 
 
 def test_generate_rejects_an_empty_prompt(make_lm):
     with pytest.raises(ValueError, match="prompt_ids"):
-        generate(make_lm(0), torch.zeros(2, 0, dtype=torch.long), max_new_tokens=3)
+        generate(make_lm(0), torch.zeros(2, 0, dtype=torch.long), SamplingOptions(max_new_tokens=3))
 
 
 def test_suppressed_tokens_are_never_produced(make_lm):
     model = make_lm(7)
     prompt = torch.randint(3, 10, (3, 2), generator=torch.Generator().manual_seed(0))
-    free = generate_with_logits(model, prompt, max_new_tokens=10, greedy=True)
+    free = generate_with_logits(model, prompt, SamplingOptions(max_new_tokens=10, temperature=0.0))
     banned = sorted(set(free.tokens[:, 2:].flatten().tolist()))[:2]  # tokens greedy does choose
-    out = generate_with_logits(model, prompt, max_new_tokens=10, greedy=True, suppress_ids=banned)
+    out = generate_with_logits(
+        model, prompt, SamplingOptions(max_new_tokens=10, temperature=0.0, suppress_ids=banned)
+    )
     assert not any(t in banned for t in out.tokens[:, 2:].flatten().tolist())
     assert_close(out.logits[:, 0], free.logits[:, 0])  # the returned logits are the model's own
     g = torch.Generator().manual_seed(1)
-    sampled = generate(model, prompt, max_new_tokens=30, generator=g, suppress_ids=banned)
+    sampled = generate(
+        model, prompt, SamplingOptions(max_new_tokens=30, suppress_ids=banned), generator=g
+    )
     assert not any(t in banned for t in sampled[:, 2:].flatten().tolist())
 
 
 def test_first_token_ids_limit_only_the_first_new_token(make_lm):
     model = make_lm(8)
     prompt = torch.randint(3, 10, (2, 3), generator=torch.Generator().manual_seed(0))
-    free = generate_with_logits(model, prompt, max_new_tokens=6, greedy=True)
+    free = generate_with_logits(model, prompt, SamplingOptions(max_new_tokens=6, temperature=0.0))
     choice = [t for t in range(3, 10) if t not in free.tokens[:, 3].tolist()][:2]
-    out = generate_with_logits(model, prompt, max_new_tokens=6, greedy=True, first_token_ids=choice)
+    out = generate_with_logits(
+        model, prompt, SamplingOptions(max_new_tokens=6, temperature=0.0, first_token_ids=choice)
+    )
     assert all(t in choice for t in out.tokens[:, 3].tolist())
     best = choice[int(free.logits[0, 0, choice].argmax())]
     assert out.tokens[0, 3].item() == best  # the likeliest of the allowed tokens
     after = out.tokens[:, :4]  # later steps are free: they are greedy from there on
-    assert torch.equal(out.tokens, generate(model, after, max_new_tokens=5, greedy=True))
+    assert torch.equal(
+        out.tokens, generate(model, after, SamplingOptions(max_new_tokens=5, temperature=0.0))
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from aiayn.nn import causal_mask, combine_masks, decoder_self_attention_mask, padding_mask
+from aiayn.nn import causal_mask, padding_mask
 
 
 def test_padding_mask_shape_and_values() -> None:
@@ -34,22 +34,3 @@ def test_causal_mask_square_by_default_and_rejects_fewer_keys() -> None:
     assert torch.equal(causal_mask(3), causal_mask(3, 3))
     with pytest.raises(ValueError, match="t_q=4, t_k=2"):
         causal_mask(4, 2)
-
-
-def test_combine_masks_is_and_and_skips_none() -> None:
-    a = torch.tensor([True, True, False])
-    b = torch.tensor([True, False, False])
-    assert combine_masks(a, None, b).tolist() == [True, False, False]
-    assert combine_masks(None, a) is a
-    assert combine_masks(None, None) is None
-    assert combine_masks() is None
-
-
-def test_decoder_self_attention_mask() -> None:
-    tokens = torch.tensor([[4, 5, 6, 0]])
-    mask = decoder_self_attention_mask(tokens, pad_id=0)
-    assert mask.shape == (1, 1, 4, 4)
-    expected = torch.tril(torch.ones(4, 4, dtype=torch.bool))
-    expected[:, 3] = False  # nobody attends to the padding key
-    assert torch.equal(mask[0, 0], expected)
-    assert torch.equal(decoder_self_attention_mask(tokens, None)[0, 0], causal_mask(4))

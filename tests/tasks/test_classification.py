@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from aiayn.cli import _split_sets, main
+from aiayn.app.runs import load_run
+from aiayn.app.train import TrainRequest, train
+from aiayn.cli import main
 from aiayn.errors import AiaynError
-from aiayn.tasks import get_task, load_run
+from aiayn.tasks import get_task
 from aiayn.tasks.classification import LABELS
-from aiayn.training.run import TrainRequest, train
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("AIAYN_DATA_DIR") or REPO.parent / "shared" / "data")
@@ -45,7 +46,6 @@ def _train(tmp_path, name, sets, **request):
             device="cpu",
             data_dir=DATA_DIR,
             sets=[*SLICE, *FEW_STEPS, *sets],
-            split_sets=_split_sets,
             **request,
         )
     )

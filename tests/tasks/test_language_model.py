@@ -6,13 +6,14 @@ import math
 import pytest
 import torch
 
-from aiayn.cli import _split_sets, main
+from aiayn.app.runs import load_run
+from aiayn.app.train import TrainRequest, train
+from aiayn.cli import main
 from aiayn.config import TrainConfig
 from aiayn.errors import AiaynError
-from aiayn.tasks import get_task, load_run
+from aiayn.tasks import get_task
 from aiayn.tasks.language_model import unigram_log_probs, unigram_perplexity
 from aiayn.tokenizers import WordTokenizer, load_tokenizer
-from aiayn.training.run import TrainRequest, train
 
 # An lm-tiny sized model, a few steps: seconds on two cores.
 FAST = [
@@ -49,7 +50,6 @@ def _train(out, data, sets=()):
         device="cpu",
         data_file=data,
         sets=[*FAST, *sets],
-        split_sets=_split_sets,
     )
     return train(request)
 
@@ -127,19 +127,19 @@ def test_same_seed_generates_the_same_sample_through_the_cli(trained, capsys):
 
 
 def test_cli_samples_never_contain_unk_unless_allowed(trained, monkeypatch):
-    import aiayn.decoding
+    import aiayn.app.use
 
     result, _ = trained
     unk = result.task.tokenizer.unk_id
     calls = []
 
-    def spy(model, prompt, **kwargs):
-        tokens = real(model, prompt, **kwargs)
-        calls.append((tuple(kwargs["suppress_ids"]), tokens[0, prompt.size(1) :].tolist()))
+    def spy(model, prompt, options, **kwargs):
+        tokens = real(model, prompt, options, **kwargs)
+        calls.append((tuple(options.suppress_ids), tokens[0, prompt.size(1) :].tolist()))
         return tokens
 
-    real = aiayn.decoding.generate
-    monkeypatch.setattr(aiayn.decoding, "generate", spy)
+    real = aiayn.app.use.generate
+    monkeypatch.setattr(aiayn.app.use, "generate", spy)
     args = ["generate", str(result.run_dir), "--prompt", "ROMEO:", "--device", "cpu"]
     assert main([*args, "--max-new-tokens", "60"]) == 0
     assert main([*args, "--max-new-tokens", "5", "--allow-unk"]) == 0
@@ -213,7 +213,7 @@ def test_bad_options_raise_a_clear_error():
 def test_default_recipes_word_level_and_nanogpt_char_level(tmp_path):
     """`aiayn train shakespeare` defaults to the measured word-level recipe (lm-medium, 3,600
     steps); `tinyshakespeare-char` keeps nanoGPT's model and schedule."""
-    from aiayn.training.run import resolve
+    from aiayn.app.train import resolve
 
     for task, preset, p_drop, steps, warmup in (
         ("shakespeare", "lm-medium", None, 3600, 200),

@@ -6,18 +6,15 @@ import sys
 
 import torch
 
+from aiayn.app.train import TrainRequest, train
 from aiayn.decoding import greedy_decode
 from aiayn.tasks.toy import BOS, EOS, pad
-from aiayn.training.run import TrainRequest, train
 
 FAST = ["d_model=32", "n_heads=2", "d_ff=64", "log_every=25", "checkpoint_every=1000"]
 
 
 def _train(tmp_path, name, sets):
     request = TrainRequest(task="reverse", out=tmp_path / name, device="cpu", sets=[*FAST, *sets])
-    from aiayn.cli import _split_sets
-
-    request.split_sets = _split_sets
     return train(request)
 
 

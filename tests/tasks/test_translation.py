@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from aiayn.app.runs import load_run
 from aiayn.cli import main
 from aiayn.config import TrainConfig
 from aiayn.evaluation.bleu import corpus_scores
-from aiayn.tasks import get_task, load_run
-from aiayn.tasks.translation import ParallelBatches, make_batch
+from aiayn.tasks import get_task
+from aiayn.tasks.batches import ParallelBatches, make_batch
 from aiayn.tokenizers.base import BOS_ID, EOS_ID, PAD_ID
 
 REPO = Path(__file__).resolve().parents[2]

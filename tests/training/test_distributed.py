@@ -17,7 +17,8 @@ import torch
 from safetensors.torch import load_file
 
 from aiayn.cli import main
-from aiayn.training.distributed import EvalShard, describe_failures
+from aiayn.cli.launcher import describe_failures
+from aiayn.training.distributed import EvalShard
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 WORKER = Path(__file__).with_name("_ddp_worker.py")

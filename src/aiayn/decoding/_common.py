@@ -35,11 +35,6 @@ def check_source(src: Tensor) -> None:
         raise ValueError("src must hold at least one source, got an empty batch")
 
 
-def check_positive(name: str, value: int | None) -> None:
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-        raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
-
-
 def output_length_limits(
     src: Tensor, *, pad_id: int, model_max_len: int, max_len: int | None
 ) -> Tensor:

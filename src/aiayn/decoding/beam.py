@@ -30,13 +30,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from aiayn.decoding._common import (
-    check_positive,
-    check_source,
-    output_length_limits,
-    warn_if_training,
-)
+from aiayn.decoding._common import check_source, output_length_limits, warn_if_training
+from aiayn.decoding.greedy import greedy_decode
+from aiayn.decoding.options import SearchOptions
 from aiayn.models.encoder_decoder import EncoderDecoder
+
+PAPER_BEAM = SearchOptions(beam_size=4, alpha=0.6)  # section 6.1
+GREEDY_OPTIONS = SearchOptions()
 
 
 @dataclass(frozen=True)
@@ -72,30 +72,20 @@ def beam_search(
     *,
     bos_id: int,
     eos_id: int,
-    beam_size: int = 4,
-    alpha: float = 0.6,
-    max_len: int | None = None,
-    n_best: int = 1,
-    use_cache: bool = True,
+    options: SearchOptions = PAPER_BEAM,
 ) -> list[list[Hypothesis]]:
-    """Beam search over a (B, S) right-padded batch of sources -> per source, its `n_best`
-    hypotheses, best first.
+    """Beam search over a (B, S) right-padded batch of sources -> per source, its
+    `options.n_best` hypotheses, best first.
 
-    `max_len` is the most tokens generated per source, EOS counted; None means each source's real
-    length + 50 (section 6.1). Both are capped by `model.config.max_len`. `use_cache=False`
-    recomputes the whole prefix at every step. Beam size 1 is greedy decoding.
+    See `SearchOptions` for the beam size, the length penalty, the length limit and the cache.
+    Beam size 1 is greedy decoding.
 
     The model is used in whatever mode it is in: call `model.eval()` first.
     """
     check_source(src)
-    check_positive("beam_size", beam_size)
-    check_positive("max_len", max_len)
-    check_positive("n_best", n_best)
-    if n_best > beam_size:
-        raise ValueError(f"n_best must be <= beam_size={beam_size}, got {n_best!r}")
-    if not alpha >= 0:  # also rejects NaN
-        raise ValueError(f"alpha (length penalty) must be >= 0, got {alpha!r}")
     warn_if_training(model)
+    beam_size, alpha, n_best = options.beam_size, options.alpha, options.n_best
+    max_len, use_cache = options.max_len, options.use_cache
     device = src.device
     B, K = src.size(0), beam_size
     limits = output_length_limits(
@@ -188,25 +178,27 @@ def beam_decode(
     *,
     bos_id: int,
     eos_id: int,
-    beam_size: int = 4,
-    alpha: float = 0.6,
-    max_len: int | None = None,
-    use_cache: bool = True,
+    options: SearchOptions = PAPER_BEAM,
 ) -> list[list[int]]:
     """Beam search of a (B, S) batch of sources -> per source, the best hypothesis's ids (without
     BOS and EOS). The same interface as `greedy_decode`; see `beam_search`."""
-    results = beam_search(
-        model,
-        src,
-        bos_id=bos_id,
-        eos_id=eos_id,
-        beam_size=beam_size,
-        alpha=alpha,
-        max_len=max_len,
-        n_best=1,
-        use_cache=use_cache,
-    )
+    results = beam_search(model, src, bos_id=bos_id, eos_id=eos_id, options=options)
     return [hyps[0].tokens for hyps in results]
+
+
+def decode(
+    model: EncoderDecoder,
+    src: Tensor,
+    *,
+    bos_id: int,
+    eos_id: int,
+    options: SearchOptions = GREEDY_OPTIONS,
+) -> list[list[int]]:
+    """Per source, the output ids (without BOS and EOS): greedy decoding when
+    `options.beam_size` is 1, beam search otherwise."""
+    if options.beam_size == 1:
+        return greedy_decode(model, src, bos_id=bos_id, eos_id=eos_id, options=options)
+    return beam_decode(model, src, bos_id=bos_id, eos_id=eos_id, options=options)
 
 
 def sequence_log_probs(

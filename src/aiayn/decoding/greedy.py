@@ -17,13 +17,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from aiayn.decoding._common import (
-    check_positive,
-    check_source,
-    output_length_limits,
-    warn_if_training,
-)
+from aiayn.decoding._common import check_source, output_length_limits, warn_if_training
+from aiayn.decoding.options import SearchOptions
 from aiayn.models.encoder_decoder import EncoderDecoder
+
+GREEDY = SearchOptions()
 
 
 @dataclass(frozen=True)
@@ -48,23 +46,30 @@ def greedy_decode_with_logits(
     *,
     bos_id: int,
     eos_id: int,
-    max_len: int | None = None,
-    use_cache: bool = True,
+    options: SearchOptions = GREEDY,
 ) -> GreedyOutput:
     """Greedy decoding of a (B, S) right-padded batch of sources, keeping every step's logits.
 
-    `max_len` is the most tokens generated per source, EOS counted; None means each source's real
-    length + 50 (section 6.1). Both are capped by `model.config.max_len`. `use_cache=False`
-    recomputes the whole prefix at every step (the reference the KV cache must reproduce).
+    `options.max_len` limits the output length and `options.use_cache` picks cached decoding or
+    full recomputation (see `SearchOptions`); its beam size must be 1.
 
     The model is used in whatever mode it is in: call `model.eval()` first.
     """
     check_source(src)
-    check_positive("max_len", max_len)
+    if options.beam_size != 1:
+        raise ValueError(
+            f"greedy decoding keeps one hypothesis, got beam_size={options.beam_size}; "
+            "use aiayn.decoding.decode or beam_search"
+        )
     warn_if_training(model)
     with torch.inference_mode():
         out = _greedy(
-            model, src, bos_id=bos_id, eos_id=eos_id, max_len=max_len, use_cache=use_cache
+            model,
+            src,
+            bos_id=bos_id,
+            eos_id=eos_id,
+            max_len=options.max_len,
+            use_cache=options.use_cache,
         )
     # Copies made outside inference mode are ordinary tensors, usable later with autograd.
     return dataclasses.replace(out, tokens=out.tokens.clone(), logits=out.logits.clone())
@@ -125,13 +130,12 @@ def greedy_decode(
     *,
     bos_id: int,
     eos_id: int,
-    max_len: int | None = None,
-    use_cache: bool = True,
+    options: SearchOptions = GREEDY,
 ) -> list[list[int]]:
     """Greedy decoding of a (B, S) batch of sources -> per source, the ids without BOS and EOS.
 
-    See `greedy_decode_with_logits` for the length limit and the cache; call `model.eval()` first.
+    See `greedy_decode_with_logits` for the options; call `model.eval()` first.
     """
     return greedy_decode_with_logits(
-        model, src, bos_id=bos_id, eos_id=eos_id, max_len=max_len, use_cache=use_cache
+        model, src, bos_id=bos_id, eos_id=eos_id, options=options
     ).sequences

@@ -9,23 +9,14 @@ Randomness comes only from the `torch.Generator` passed in, so a seeded generato
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from aiayn.decoding._common import warn_if_training
+from aiayn.decoding.options import SamplingOptions, check_sampling
 from aiayn.models.decoder_only import DecoderOnlyLM
-
-
-def _check_sampling_args(*, temperature: float, top_k: int | None, top_p: float | None) -> None:
-    if not temperature >= 0:  # also rejects NaN
-        raise ValueError(f"temperature must be >= 0 (0 means argmax), got {temperature!r}")
-    if top_k is not None and (not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1):
-        raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
-    if top_p is not None and not 0.0 < top_p <= 1.0:
-        raise ValueError(f"top_p must be in (0, 1] or None, got {top_p!r}")
 
 
 def filter_logits(
@@ -37,7 +28,7 @@ def filter_logits(
     smallest set of most probable tokens whose probabilities sum to >= p; the most probable token
     is always kept. When both are given, top-k is applied first, then top-p on what remains.
     """
-    _check_sampling_args(temperature=1.0, top_k=top_k, top_p=top_p)
+    check_sampling(temperature=1.0, top_k=top_k, top_p=top_p)
     neg_inf = float("-inf")
     if top_k is not None and top_k < logits.size(-1):
         values, index = logits.topk(top_k, dim=-1)  # (..., k)
@@ -66,7 +57,7 @@ def sample_next_token(
     The logits are divided by `temperature`, filtered (`filter_logits`), then sampled from.
     `temperature=0` is the limit of ever lower temperatures: the argmax, with no randomness.
     """
-    _check_sampling_args(temperature=temperature, top_k=top_k, top_p=top_p)
+    check_sampling(temperature=temperature, top_k=top_k, top_p=top_p)
     if logits.dim() != 2:
         raise ValueError(f"logits must be (B, V), got shape {tuple(logits.shape)}")
     if temperature == 0:
@@ -88,23 +79,16 @@ class GenerationOutput:
 def generate_with_logits(
     model: DecoderOnlyLM,
     prompt_ids: Tensor,
+    options: SamplingOptions,
     *,
-    max_new_tokens: int,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    eos_id: int | None = None,
     generator: torch.Generator | None = None,
-    use_cache: bool = True,
-    greedy: bool = False,
-    suppress_ids: Sequence[int] = (),
-    first_token_ids: Sequence[int] | None = None,
 ) -> GenerationOutput:
-    """Continue each (B, T) prompt by up to `max_new_tokens` tokens; keep the logits of each step.
+    """Continue each (B, T) prompt by up to `options.max_new_tokens` tokens; keep the logits of
+    each step. See `SamplingOptions` for temperature, top-k / top-p, EOS, suppressed tokens and
+    token healing; randomness comes only from `generator`.
 
-    `greedy=True` (or `temperature=0`) takes the argmax. With `eos_id`, a row that produced EOS
-    is continued with `model.config.pad_id`, and generation stops early once every row has; N
-    is then smaller than `max_new_tokens`.
+    With `eos_id`, a row that produced EOS is continued with `model.config.pad_id`, and generation
+    stops early once every row has; N is then smaller than `max_new_tokens`.
 
     Sliding window: the model embeds positions below `model.config.max_len` only. Once the
     sequence is longer than that, each next token is predicted from the last `max_len` tokens,
@@ -112,17 +96,9 @@ def generate_with_logits(
     cached keys and values carry the absolute positions they were computed at. Until then, the
     cache (`use_cache=True`) gives the same logits as recomputation.
 
-    `suppress_ids` are never produced: their logits are set to -inf before each choice (the
-    returned logits are still the model's own). The CLI suppresses <unk>, which is no text.
-    `first_token_ids`, when given, are the only tokens the first new one may be: token healing
-    (`Task.heal_prompt`) takes a partial last piece off a prompt and lets the model choose how it
-    goes on.
-
+    The returned logits are the model's own (before temperature, filtering and suppression).
     The model is used in whatever mode it is in: call `model.eval()` first.
     """
-    _check_sampling_args(temperature=temperature, top_k=top_k, top_p=top_p)
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
     if prompt_ids.dim() != 2 or prompt_ids.size(1) == 0 or prompt_ids.dtype != torch.long:
         raise ValueError(
             "prompt_ids must be a (B, T) int64 tensor with T >= 1, got shape "
@@ -130,19 +106,7 @@ def generate_with_logits(
         )
     warn_if_training(model)
     with torch.inference_mode():
-        tokens, logits = _generate(
-            model,
-            prompt_ids,
-            max_new_tokens=max_new_tokens,
-            temperature=0.0 if greedy else temperature,
-            top_k=top_k,
-            top_p=top_p,
-            eos_id=eos_id,
-            generator=generator,
-            use_cache=use_cache,
-            suppress_ids=list(suppress_ids),
-            first_token_ids=None if first_token_ids is None else list(first_token_ids),
-        )
+        tokens, logits = _generate(model, prompt_ids, options, generator)
     # Copies made outside inference mode are ordinary tensors, usable later with autograd.
     return GenerationOutput(tokens=tokens.clone(), logits=logits.clone())
 
@@ -150,47 +114,43 @@ def generate_with_logits(
 def _generate(
     model: DecoderOnlyLM,
     prompt_ids: Tensor,
-    *,
-    max_new_tokens: int,
-    temperature: float,
-    top_k: int | None,
-    top_p: float | None,
-    eos_id: int | None,
+    o: SamplingOptions,
     generator: torch.Generator | None,
-    use_cache: bool,
-    suppress_ids: list[int],
-    first_token_ids: list[int] | None,
 ) -> tuple[Tensor, Tensor]:
     """The sampling loop of `generate_with_logits`, under inference mode, arguments checked."""
     window = model.config.max_len
     B = prompt_ids.size(0)
     tokens = prompt_ids
-    cache = model.new_cache() if use_cache else None
+    cache = model.new_cache() if o.use_cache else None
     pending = tokens  # what the cache has not seen yet: first the prompt, then one token a step
     done = torch.zeros(B, dtype=torch.bool, device=tokens.device)
     step_logits: list[Tensor] = []
-    suppress = torch.tensor(suppress_ids, dtype=torch.long, device=tokens.device)
-    for step in range(max_new_tokens):
+    suppress = torch.tensor(o.suppress_ids, dtype=torch.long, device=tokens.device)
+    for step in range(o.max_new_tokens):
         if cache is not None and tokens.size(1) <= window:
             logits = model(pending, cache=cache)[:, -1]  # (B, T_new, V) -> (B, V)
         else:
             cache = None  # past max_len the window slides; the cache can no longer be used
             logits = model(tokens[:, -window:])[:, -1]  # (B, <= max_len, V) -> (B, V)
-        allowed = logits.index_fill(1, suppress, float("-inf")) if suppress_ids else logits
-        if step == 0 and first_token_ids is not None:
+        allowed = logits.index_fill(1, suppress, float("-inf")) if o.suppress_ids else logits
+        if step == 0 and o.first_token_ids is not None:
             only = torch.full_like(allowed, float("-inf"))
-            only[:, first_token_ids] = 0.0
+            only[:, list(o.first_token_ids)] = 0.0
             allowed = allowed + only  # (B, V): -inf outside first_token_ids
         token = sample_next_token(
-            allowed, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator
+            allowed,
+            temperature=o.temperature,
+            top_k=o.top_k,
+            top_p=o.top_p,
+            generator=generator,
         )  # (B,)
-        if eos_id is not None:
+        if o.eos_id is not None:
             token = token.masked_fill(done, model.config.pad_id)
-            done |= token == eos_id
+            done |= token == o.eos_id
         step_logits.append(logits)
         pending = token[:, None]  # (B,) -> (B, 1)
         tokens = torch.cat([tokens, pending], dim=1)  # (B, L) -> (B, L + 1)
-        if eos_id is not None and bool(done.all()):
+        if o.eos_id is not None and bool(done.all()):
             break
     if step_logits:
         logits = torch.stack(step_logits, dim=1)  # N x (B, V) -> (B, N, V)
@@ -203,35 +163,12 @@ def _generate(
 def generate(
     model: DecoderOnlyLM,
     prompt_ids: Tensor,
+    options: SamplingOptions,
     *,
-    max_new_tokens: int,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    eos_id: int | None = None,
     generator: torch.Generator | None = None,
-    use_cache: bool = True,
-    greedy: bool = False,
-    suppress_ids: Sequence[int] = (),
-    first_token_ids: Sequence[int] | None = None,
 ) -> Tensor:
-    """Continue each (B, T) prompt -> (B, T + N) ids, N <= max_new_tokens.
+    """Continue each (B, T) prompt -> (B, T + N) ids, N <= options.max_new_tokens.
 
-    See `generate_with_logits` for EOS, `suppress_ids`, `first_token_ids`, the sliding window
-    past `max_len` and the cache. Call
-    `model.eval()` first.
+    See `generate_with_logits`; call `model.eval()` first.
     """
-    return generate_with_logits(
-        model,
-        prompt_ids,
-        max_new_tokens=max_new_tokens,
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        eos_id=eos_id,
-        generator=generator,
-        use_cache=use_cache,
-        greedy=greedy,
-        suppress_ids=suppress_ids,
-        first_token_ids=first_token_ids,
-    ).tokens
+    return generate_with_logits(model, prompt_ids, options, generator=generator).tokens

@@ -23,15 +23,7 @@ class DecoderOnlyLM(nn.Module):
             raise ValueError(f"DecoderOnlyLM needs arch='decoder-only', got {config.arch!r}")
         c = self.config = config
         token = TokenEmbedding(vocab_size=c.vocab_size, d_model=c.d_model, scale=c.scale_embeddings)
-        self.embed = TransformerEmbedding(
-            token=token,
-            d_model=c.d_model,
-            max_len=c.max_len,
-            positional=c.positional,
-            dropout=c.p_drop,
-            norm=c.embedding_norm,
-            layer_norm_eps=c.layer_norm_eps,
-        )
+        self.embed = TransformerEmbedding.from_config(c, token)
         self.decoder = Decoder(c, cross_attention=False)
         self.generator = nn.Linear(c.d_model, c.vocab_size, bias=False)
         init_linear_weights(self)

@@ -26,16 +26,7 @@ class EncoderClassifier(nn.Module):
             )
         c = self.config = config
         token = TokenEmbedding(vocab_size=c.vocab_size, d_model=c.d_model, scale=c.scale_embeddings)
-        self.embed = TransformerEmbedding(
-            token=token,
-            d_model=c.d_model,
-            max_len=c.max_len,
-            positional=c.positional,
-            dropout=c.p_drop,
-            type_vocab_size=c.type_vocab_size,
-            norm=c.embedding_norm,
-            layer_norm_eps=c.layer_norm_eps,
-        )
+        self.embed = TransformerEmbedding.from_config(c, token)
         self.encoder = Encoder(c)
         self.pooler = nn.Linear(c.d_model, c.d_model) if c.pooler else None
         self.dropout = nn.Dropout(c.p_drop)

@@ -38,17 +38,8 @@ class EncoderDecoder(nn.Module):
                 vocab_size=c.target_vocab_size, d_model=c.d_model, scale=c.scale_embeddings
             )
         )
-        embedding = dict(
-            d_model=c.d_model,
-            max_len=c.max_len,
-            positional=c.positional,
-            dropout=c.p_drop,
-            type_vocab_size=c.type_vocab_size,
-            norm=c.embedding_norm,
-            layer_norm_eps=c.layer_norm_eps,
-        )
-        self.src_embed = TransformerEmbedding(token=src_token, **embedding)
-        self.tgt_embed = TransformerEmbedding(token=tgt_token, **embedding)
+        self.src_embed = TransformerEmbedding.from_config(c, src_token)
+        self.tgt_embed = TransformerEmbedding.from_config(c, tgt_token)
         self.encoder = Encoder(c)
         self.decoder = Decoder(c, cross_attention=True)
         self.generator = nn.Linear(c.d_model, c.target_vocab_size, bias=False)

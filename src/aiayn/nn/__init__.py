@@ -10,13 +10,14 @@ from aiayn.nn.embeddings import TokenEmbedding, TransformerEmbedding
 from aiayn.nn.encoder import Encoder, EncoderLayer
 from aiayn.nn.feed_forward import PositionwiseFeedForward
 from aiayn.nn.kv_cache import DecoderCache, KVCache
-from aiayn.nn.masks import causal_mask, combine_masks, decoder_self_attention_mask, padding_mask
+from aiayn.nn.masks import causal_mask, padding_mask
 from aiayn.nn.positional_encoding import (
     LearnedPositionalEmbedding,
     SinusoidalPositionalEncoding,
     sinusoidal_positional_encoding,
 )
 from aiayn.nn.residual import ResidualNorm
+from aiayn.nn.sublayers import LayerSpec
 
 __all__ = [
     "Decoder",
@@ -25,6 +26,7 @@ __all__ = [
     "Encoder",
     "EncoderLayer",
     "KVCache",
+    "LayerSpec",
     "LearnedPositionalEmbedding",
     "MultiHeadAttention",
     "PositionwiseFeedForward",
@@ -33,8 +35,6 @@ __all__ = [
     "TokenEmbedding",
     "TransformerEmbedding",
     "causal_mask",
-    "combine_masks",
-    "decoder_self_attention_mask",
     "fast_scaled_dot_product_attention",
     "padding_mask",
     "scaled_dot_product_attention",

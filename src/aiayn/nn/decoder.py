@@ -12,45 +12,21 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from aiayn.config import ModelConfig
-from aiayn.nn.attention import MultiHeadAttention
-from aiayn.nn.feed_forward import PositionwiseFeedForward
 from aiayn.nn.kv_cache import DecoderCache, KVCache
-from aiayn.nn.residual import ResidualNorm
+from aiayn.nn.sublayers import LayerSpec
 
 
 class DecoderLayer(nn.Module):
     """Masked self-attention, [encoder-decoder attention], feed-forward; each with residual+norm."""
 
-    def __init__(
-        self,
-        *,
-        d_model: int,
-        n_heads: int,
-        d_ff: int,
-        dropout: float = 0.1,
-        attn_dropout: float = 0.0,
-        ff_dropout: float = 0.0,
-        activation: str = "relu",
-        norm_first: bool = False,
-        eps: float = 1e-5,
-        bias: bool = True,
-        cross_attention: bool = True,
-    ) -> None:
+    def __init__(self, spec: LayerSpec, *, cross_attention: bool = True) -> None:
         super().__init__()
-        mha = dict(d_model=d_model, n_heads=n_heads, dropout=attn_dropout, bias=bias)
-        residual = dict(d_model=d_model, dropout=dropout, norm_first=norm_first, eps=eps, bias=bias)
-        self.self_attn = MultiHeadAttention(**mha)
-        self.sublayer_self_attn = ResidualNorm(**residual)
-        if cross_attention:
-            self.cross_attn = MultiHeadAttention(**mha)
-            self.sublayer_cross_attn = ResidualNorm(**residual)
-        else:
-            self.cross_attn = None
-            self.sublayer_cross_attn = None
-        self.feed_forward = PositionwiseFeedForward(
-            d_model=d_model, d_ff=d_ff, activation=activation, dropout=ff_dropout, bias=bias
-        )
-        self.sublayer_ff = ResidualNorm(**residual)
+        self.self_attn = spec.attention()
+        self.sublayer_self_attn = spec.residual()
+        self.cross_attn = spec.attention() if cross_attention else None
+        self.sublayer_cross_attn = spec.residual() if cross_attention else None
+        self.feed_forward = spec.feed_forward()
+        self.sublayer_ff = spec.residual()
 
     def forward(
         self,
@@ -91,27 +67,13 @@ class Decoder(nn.Module):
 
     def __init__(self, config: ModelConfig, *, cross_attention: bool = True) -> None:
         super().__init__()
-        c = config
+        spec = LayerSpec.from_config(config)
         self.cross_attention = cross_attention
         self.layers = nn.ModuleList(
-            DecoderLayer(
-                d_model=c.d_model,
-                n_heads=c.n_heads,
-                d_ff=c.d_ff,
-                dropout=c.p_drop,
-                attn_dropout=c.p_drop_attn,
-                ff_dropout=c.p_drop_ff,
-                activation=c.activation,
-                norm_first=c.norm_first,
-                eps=c.layer_norm_eps,
-                bias=c.bias,
-                cross_attention=cross_attention,
-            )
-            for _ in range(c.decoder_layers)
+            DecoderLayer(spec, cross_attention=cross_attention)
+            for _ in range(config.decoder_layers)
         )
-        self.norm = (
-            nn.LayerNorm(c.d_model, eps=c.layer_norm_eps, bias=c.bias) if c.norm_first else None
-        )
+        self.norm = spec.final_norm()
 
     def new_cache(self) -> DecoderCache:
         return DecoderCache(len(self.layers), cross_attention=self.cross_attention)

@@ -10,6 +10,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from aiayn.config import ModelConfig
 from aiayn.nn.positional_encoding import positional_encoding
 
 
@@ -21,13 +22,10 @@ class TokenEmbedding(nn.Module):
     embeddings back to the size of the positional encodings they are added to.
     """
 
-    def __init__(
-        self, *, vocab_size: int, d_model: int, pad_id: int | None = None, scale: bool = True
-    ) -> None:
+    def __init__(self, *, vocab_size: int, d_model: int, scale: bool = True) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.empty(vocab_size, d_model))
         nn.init.normal_(self.weight, std=d_model**-0.5)
-        self.pad_id = pad_id
         self.scale = math.sqrt(d_model) if scale else 1.0
 
     def forward(self, tokens: Tensor) -> Tensor:
@@ -60,6 +58,20 @@ class TransformerEmbedding(nn.Module):
         self.norm = nn.LayerNorm(d_model, eps=layer_norm_eps) if norm else None
         self.dropout = nn.Dropout(dropout)
         self.max_len = max_len
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, token: TokenEmbedding) -> TransformerEmbedding:
+        """The embedding of `config` around `token` (the three models build theirs here)."""
+        return cls(
+            token=token,
+            d_model=config.d_model,
+            max_len=config.max_len,
+            positional=config.positional,
+            dropout=config.p_drop,
+            type_vocab_size=config.type_vocab_size,
+            norm=config.embedding_norm,
+            layer_norm_eps=config.layer_norm_eps,
+        )
 
     def forward(
         self, tokens: Tensor, *, start_pos: int = 0, token_types: Tensor | None = None

@@ -9,38 +9,18 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from aiayn.config import ModelConfig
-from aiayn.nn.attention import MultiHeadAttention
-from aiayn.nn.feed_forward import PositionwiseFeedForward
-from aiayn.nn.residual import ResidualNorm
+from aiayn.nn.sublayers import LayerSpec
 
 
 class EncoderLayer(nn.Module):
     """Self-attention over the whole source, then the position-wise feed-forward network."""
 
-    def __init__(
-        self,
-        *,
-        d_model: int,
-        n_heads: int,
-        d_ff: int,
-        dropout: float = 0.1,
-        attn_dropout: float = 0.0,
-        ff_dropout: float = 0.0,
-        activation: str = "relu",
-        norm_first: bool = False,
-        eps: float = 1e-5,
-        bias: bool = True,
-    ) -> None:
+    def __init__(self, spec: LayerSpec) -> None:
         super().__init__()
-        self.self_attn = MultiHeadAttention(
-            d_model=d_model, n_heads=n_heads, dropout=attn_dropout, bias=bias
-        )
-        self.feed_forward = PositionwiseFeedForward(
-            d_model=d_model, d_ff=d_ff, activation=activation, dropout=ff_dropout, bias=bias
-        )
-        residual = dict(d_model=d_model, dropout=dropout, norm_first=norm_first, eps=eps, bias=bias)
-        self.sublayer_attn = ResidualNorm(**residual)
-        self.sublayer_ff = ResidualNorm(**residual)
+        self.self_attn = spec.attention()
+        self.sublayer_attn = spec.residual()
+        self.feed_forward = spec.feed_forward()
+        self.sublayer_ff = spec.residual()
 
     def forward(
         self, x: Tensor, mask: Tensor | None = None, *, need_weights: bool = False
@@ -56,25 +36,9 @@ class Encoder(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        c = config
-        self.layers = nn.ModuleList(
-            EncoderLayer(
-                d_model=c.d_model,
-                n_heads=c.n_heads,
-                d_ff=c.d_ff,
-                dropout=c.p_drop,
-                attn_dropout=c.p_drop_attn,
-                ff_dropout=c.p_drop_ff,
-                activation=c.activation,
-                norm_first=c.norm_first,
-                eps=c.layer_norm_eps,
-                bias=c.bias,
-            )
-            for _ in range(c.n_layers)
-        )
-        self.norm = (
-            nn.LayerNorm(c.d_model, eps=c.layer_norm_eps, bias=c.bias) if c.norm_first else None
-        )
+        spec = LayerSpec.from_config(config)
+        self.layers = nn.ModuleList(EncoderLayer(spec) for _ in range(config.n_layers))
+        self.norm = spec.final_norm()
 
     def forward(
         self, x: Tensor, mask: Tensor | None = None, *, need_weights: bool = False

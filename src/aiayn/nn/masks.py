@@ -28,20 +28,3 @@ def causal_mask(t_q: int, t_k: int | None = None, device: torch.device | None = 
     if t_k < t_q:
         raise ValueError(f"causal_mask needs t_k >= t_q, got t_q={t_q}, t_k={t_k}")
     return torch.ones(t_q, t_k, dtype=torch.bool, device=device).tril(diagonal=t_k - t_q)
-
-
-def combine_masks(*masks: Tensor | None) -> Tensor | None:
-    """Logical AND of the given masks (None entries are skipped); None if there are none."""
-    result: Tensor | None = None
-    for mask in masks:
-        if mask is not None:
-            result = mask if result is None else result & mask
-    return result
-
-
-def decoder_self_attention_mask(tokens: Tensor, pad_id: int | None) -> Tensor:
-    """(B, T) target ids -> (B, 1, T, T): causal AND not padding, for decoder self-attention."""
-    mask = causal_mask(tokens.size(1), device=tokens.device)[None, None]
-    if pad_id is None:
-        return mask
-    return mask & padding_mask(tokens, pad_id)

@@ -1,4 +1,4 @@
-"""The tasks `aiayn train` knows, by name."""
+"""The tasks `aiayn train` knows, by name, and what each can do (aiayn.tasks.capabilities)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from aiayn.errors import AiaynError
-from aiayn.tasks.base import Run, Task, load_run
+from aiayn.tasks.base import Task
+from aiayn.tasks.capabilities import Classifies, DrawsAttention, Generates, Translates
 from aiayn.tasks.classification import SST2Task
 from aiayn.tasks.language_model import ShakespeareTask, TinyShakespeareCharTask
 from aiayn.tasks.toy import CopyTask, ReverseLMTask, ReverseTask
@@ -27,18 +28,27 @@ TASKS: dict[str, type[Task]] = {
 }
 
 
-def register(task: type[Task]) -> type[Task]:
-    """Add a task class to the registry (usable as a decorator)."""
-    TASKS[task.name] = task
-    return task
+def task_class(name: str) -> type[Task]:
+    """The task class called `name`, or a one-line error listing the known ones."""
+    if name not in TASKS:
+        raise AiaynError(f"unknown task {name!r}; known tasks: {', '.join(sorted(TASKS))}")
+    return TASKS[name]
 
 
 def get_task(
     name: str, options: dict[str, Any] | None = None, *, data_dir: Path | None = None
 ) -> Task:
-    if name not in TASKS:
-        raise AiaynError(f"unknown task {name!r}; known tasks: {', '.join(sorted(TASKS))}")
-    return TASKS[name](options, data_dir=data_dir)
+    """A task called `name`, with its options checked."""
+    return task_class(name)(options, data_dir=data_dir)
 
 
-__all__ = ["TASKS", "Run", "Task", "get_task", "load_run", "register"]
+__all__ = [
+    "TASKS",
+    "Classifies",
+    "DrawsAttention",
+    "Generates",
+    "Task",
+    "Translates",
+    "get_task",
+    "task_class",
+]

@@ -18,7 +18,6 @@ Notation: B sentences in a batch, T the longest of them, C = 2 classes.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,13 +27,16 @@ from torch import Tensor, nn
 
 from aiayn.config import ModelConfig, TrainConfig
 from aiayn.errors import AiaynError
-from aiayn.tasks.base import FixedBatches, Task
+from aiayn.interop.hf_classifier import HFClassifier, transformers_module
+from aiayn.tasks.base import Task
+from aiayn.tasks.batches import FixedBatches
+from aiayn.tasks.capabilities import Classifies
+from aiayn.training.device import device_of
 from aiayn.training.loss import Batch, LossOutput, label_smoothed_cross_entropy
 
 LABELS: tuple[str, ...] = ("negative", "positive")
 INITS: tuple[str | None, ...] = (None, "minilm")
 BACKENDS: tuple[str, ...] = ("aiayn", "hf")
-EXTRA_HINT = 'pip install "aiayn[pretrained]"'
 EVAL_SENTENCES = 128  # sentences per evaluation batch
 TRAIN_EVAL_LIMIT = 2000  # `evaluate(model, "train")` scores this many training sentences
 N_REFERENCE = 32  # dev sentences whose predictions prove a reloaded model identical
@@ -92,37 +94,7 @@ _FROM_SCRATCH: dict[str, Any] = {
 }
 
 
-def _transformers() -> Any:
-    """The `transformers` module, offline (the model comes from a local folder), or a one-line
-    error saying which extra to install."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        import transformers
-    except ImportError:
-        raise AiaynError(f"--backend hf needs Hugging Face transformers: {EXTRA_HINT}") from None
-    transformers.logging.set_verbosity_error()  # "newly initialized classifier" is expected
-    return transformers
-
-
-class HFClassifier(nn.Module):
-    """A Hugging Face sequence classifier behind our classifier's interface: (B, T) ids -> (B, C)
-    logits, and `config` (our ModelConfig, for max_len and pad_id)."""
-
-    def __init__(self, hf_model: nn.Module, config: ModelConfig) -> None:
-        super().__init__()
-        self.hf = hf_model
-        self.config = config
-
-    def forward(
-        self, tokens: Tensor, *, token_types: Tensor | None = None, mask: Tensor | None = None
-    ) -> Tensor:
-        if mask is None:
-            mask = tokens != self.config.pad_id
-        out = self.hf(input_ids=tokens, attention_mask=mask.long(), token_type_ids=token_types)
-        return out.logits  # (B, C)
-
-
-class SST2Task(Task):
+class SST2Task(Task, Classifies):
     """Binary sentiment of movie-review sentences (GLUE SST-2); dev accuracy picks the best."""
 
     name: ClassVar[str] = "sst2"
@@ -133,6 +105,7 @@ class SST2Task(Task):
     default_preset: ClassVar[str] = "cls-small"
     best_metric: ClassVar[str] = "val_accuracy"
     best_mode: ClassVar[str] = "max"
+    never_targets: ClassVar[tuple[int, ...]] = ()  # the targets are labels, not tokens
     options: ClassVar[dict[str, Any]] = {
         "init": None,  # None (random) or "minilm"
         "backend": "aiayn",  # "aiayn" (our EncoderClassifier) or "hf" (transformers)
@@ -193,7 +166,7 @@ class SST2Task(Task):
 
             source = minilm_dir()
             if self.opts["backend"] == "hf":
-                _transformers()  # fail now, in one line, if it is not installed
+                transformers_module()  # fail now, in one line, if it is not installed
             tok_dir.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source / "tokenizer.json", tok_dir / "tokenizer.json")
             shutil.copyfile(source / "config.json", self.run_dir / "bert_config.json")
@@ -283,7 +256,7 @@ class SST2Task(Task):
         return model
 
     def _build_hf(self, config: ModelConfig) -> HFClassifier:
-        tf = _transformers()
+        tf = transformers_module()
         if self.run_dir is None:
             raise AiaynError("the sst2 task builds an HF model only after prepare() or load()")
         dropouts = {
@@ -348,7 +321,7 @@ class SST2Task(Task):
     # -- evaluation and use ------------------------------------------------------------------
     def probabilities(self, model: nn.Module, encoded: list[list[int]]) -> Tensor:
         """(N, C) class probabilities of N encoded sentences, batched by length, input order."""
-        device = next(model.parameters()).device
+        device = device_of(model)
         probs = torch.empty(len(encoded), len(LABELS))
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         for start in range(0, len(order), EVAL_SENTENCES):
@@ -378,6 +351,9 @@ class SST2Task(Task):
             f"{split}_accuracy": scores["accuracy"],
             f"{split}_f1": scores["f1"],
         }
+
+    def labels(self) -> list[str]:
+        return list(LABELS)
 
     def classify(self, model: nn.Module, lines: list[str]) -> list[tuple[str, float]]:
         """The label ("negative"/"positive") and its probability for each line."""

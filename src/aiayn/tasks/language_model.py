@@ -27,9 +27,12 @@ from torch import Tensor, nn
 
 from aiayn.config import TrainConfig
 from aiayn.data import complete_works, lm_blocks, split_contiguous, split_works, tiny_shakespeare
+from aiayn.decoding import SamplingOptions, generate
 from aiayn.errors import AiaynError
 from aiayn.evaluation.metrics import perplexity
-from aiayn.tasks.base import FixedBatches, Task
+from aiayn.tasks.base import Task
+from aiayn.tasks.batches import FixedBatches
+from aiayn.tasks.capabilities import Generates
 from aiayn.tokenizers import (
     PAD_ID,
     BPETokenizer,
@@ -38,6 +41,7 @@ from aiayn.tokenizers import (
     WordTokenizer,
     load_tokenizer,
 )
+from aiayn.training.device import device_of
 
 TOKENIZERS: tuple[str, ...] = ("word", "char", "bpe")
 CORPORA: tuple[str, ...] = ("complete-works", "tiny-shakespeare")
@@ -67,7 +71,7 @@ def _encode(tokenizer: Tokenizer, text: str) -> Tensor:
     return torch.tensor(tokenizer.encode(text), dtype=torch.long)
 
 
-class ShakespeareTask(Task):
+class ShakespeareTask(Task, Generates):
     """A decoder-only LM on the complete works, tiny Shakespeare, or a text file (`data`)."""
 
     name: ClassVar[str] = "shakespeare"
@@ -79,6 +83,7 @@ class ShakespeareTask(Task):
     # The recipe of docs/shakespeare.md: about 9 epochs of the 1.65M training words, an hour
     # on two CPU cores in bf16, readable samples.
     default_preset: ClassVar[str] = "lm-medium"
+    eos_id: ClassVar[int | None] = None  # a text stream has no end of sequence
     default_model: ClassVar[dict[str, Any]] = {
         # GPT-style: pre-norm trains without a long warmup; GELU and learned positions as GPT-2.
         "norm_first": True,
@@ -95,6 +100,7 @@ class ShakespeareTask(Task):
         "beta2": 0.99,
         "eps": 1e-8,
         "label_smoothing": 0.0,  # perplexity is the figure of merit; smoothing would inflate it
+        "clip_grad_norm": 1.0,
         "eval_every": 600,
         "log_every": 50,
         "checkpoint_every": 600,
@@ -170,14 +176,17 @@ class ShakespeareTask(Task):
         lines = train_text.splitlines(keepends=True)
         return BPETokenizer.train(lines, vocab_size=o["bpe_vocab_size"], length=len(lines))
 
+    def _require_tokenizer(self) -> Tokenizer:
+        if self.tokenizer is None:
+            raise AiaynError("the task has no tokenizer yet: call prepare() or load() first")
+        return self.tokenizer
+
     def split_ids(self, split: str) -> Tensor:
         """The (N,) token stream of a split (encoded once, then cached)."""
         if split not in SPLITS:
             raise AiaynError(f"split must be one of {SPLITS}, got {split!r}")
-        if self.tokenizer is None:
-            raise AiaynError("the task has no tokenizer yet: call prepare() or load() first")
         if split not in self._ids:
-            self._ids[split] = _encode(self.tokenizer, self.split_texts()[split])
+            self._ids[split] = _encode(self._require_tokenizer(), self.split_texts()[split])
         return self._ids[split]
 
     def prepare(self, run_dir: Path, train_config: TrainConfig) -> dict[str, Any]:
@@ -225,7 +234,7 @@ class ShakespeareTask(Task):
         inputs, targets = lm_blocks(ids, L)  # (n, L) each
         if max_blocks is not None:
             inputs, targets = inputs[:max_blocks], targets[:max_blocks]
-        device = next(model.parameters()).device
+        device = device_of(model)
         nll = 0.0
         with torch.no_grad():
             for i in range(0, inputs.size(0), EVAL_BATCH):
@@ -247,7 +256,7 @@ class ShakespeareTask(Task):
         before building it), rebuilt to score the test split too. The global RNG is restored."""
         state = torch.get_rng_state()
         torch.manual_seed(self._seed)
-        fresh = self.build_model(model.config).to(next(model.parameters()).device)
+        fresh = self.build_model(model.config).to(device_of(model))
         torch.set_rng_state(state)
         return fresh.eval()
 
@@ -314,16 +323,21 @@ class ShakespeareTask(Task):
             return text, None
         return "".join(pieces[:-1]), first
 
+    def encode_prompt(self, text: str) -> list[int]:
+        return self._require_tokenizer().encode(text)
+
+    def decode_output(self, ids: list[int]) -> str:
+        return self._require_tokenizer().decode(ids)
+
     def reference_outputs(self, model: nn.Module) -> list[list[int]]:
         """Greedy continuations (32 tokens) of fixed prompts: deterministic."""
-        from aiayn.decoding import generate
-
-        device = next(model.parameters()).device
+        device = device_of(model)
+        greedy = SamplingOptions(max_new_tokens=32, temperature=0.0)
         outputs = []
         for prompt in REFERENCE_PROMPTS:
             ids = self.encode_prompt(prompt)[-model.config.max_len :] or [PAD_ID]
             tokens = torch.tensor([ids], device=device)
-            outputs.append(generate(model, tokens, max_new_tokens=32, temperature=0.0)[0].tolist())
+            outputs.append(generate(model, tokens, greedy)[0].tolist())
         return outputs
 
 

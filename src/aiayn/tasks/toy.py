@@ -19,8 +19,15 @@ import torch
 from torch import Tensor, nn
 
 from aiayn.config import TrainConfig
+from aiayn.decoding import SamplingOptions, greedy_decode
 from aiayn.errors import AiaynError
-from aiayn.tasks.base import FixedBatches, Task
+from aiayn.evaluation.metrics import sequence_exact_match
+from aiayn.tasks.base import Task
+from aiayn.tasks.batches import FixedBatches
+from aiayn.tasks.capabilities import Generates, Translates
+from aiayn.training.device import device_of
+from aiayn.training.distributed import EvalShard
+from aiayn.training.loss import compute_loss, label_smoothed_cross_entropy
 
 PAD, BOS, EOS, SEP = 0, 1, 2, 3
 N_SPECIAL = 4
@@ -75,6 +82,7 @@ def pad(seqs: list[list[int]], length: int | None = None) -> Tensor:
 
 
 class _ToyTask(Task):
+    never_targets: ClassVar[tuple[int, ...]] = (PAD, BOS)
     options: ClassVar[dict[str, Any]] = {
         "n_symbols": 10,
         "min_seq_len": 4,
@@ -91,6 +99,7 @@ class _ToyTask(Task):
         "min_lr": 1e-4,
         "warmup_steps": 100,
         "label_smoothing": 0.0,
+        "clip_grad_norm": 1.0,
         "eval_every": 250,
         "log_every": 50,
         "checkpoint_every": 500,
@@ -140,9 +149,18 @@ class _ToyTask(Task):
         )
 
 
-class Seq2SeqToyTask(_ToyTask):
+class Seq2SeqToyTask(_ToyTask, Translates):
     arch: ClassVar[str] = "encoder-decoder"
     default_preset: ClassVar[str] = "tiny"
+    bos_id: ClassVar[int] = BOS
+    eos_id: ClassVar[int] = EOS
+    pad_id: ClassVar[int] = PAD
+
+    def encode_source(self, text: str) -> list[int]:
+        return self.vocab.encode(text)
+
+    def decode_target(self, ids: list[int]) -> str:
+        return self.vocab.decode(ids)
 
     def target(self, seq: list[int]) -> list[int]:
         raise NotImplementedError
@@ -169,10 +187,6 @@ class Seq2SeqToyTask(_ToyTask):
         )
 
     def evaluate(self, model: nn.Module, split: str = "val") -> dict[str, float]:
-        from aiayn.decoding import greedy_decode
-        from aiayn.training.distributed import EvalShard
-        from aiayn.training.loss import compute_loss
-
         pairs = (
             self._pairs(split) if split != "train" else self._pairs("train")[: self.opts["n_val"]]
         )
@@ -181,10 +195,10 @@ class Seq2SeqToyTask(_ToyTask):
         shard = EvalShard(len(starts), width=4, model=model)  # this process's batches
         for b in shard:
             chunk = pairs[starts[b] : starts[b] + size]
-            batch = {k: v.to(_device(model)) for k, v in self.collate(chunk).items()}
+            batch = {k: v.to(device_of(model)) for k, v in self.collate(chunk).items()}
             out = compute_loss(model, batch, pad_id=PAD)
             hyps = greedy_decode(model, batch["src"], bos_id=BOS, eos_id=EOS)
-            exact = sum(h == t for h, (_, t) in zip(hyps, chunk, strict=True))
+            exact = round(sequence_exact_match(hyps, [t for _, t in chunk]) * len(chunk))
             shard.add(b, [out.nll_sum.item(), out.n_targets.item(), out.n_correct.item(), exact])
         nll, n, correct, exact = shard.totals()  # over all processes
         return {
@@ -195,9 +209,7 @@ class Seq2SeqToyTask(_ToyTask):
 
     def reference_outputs(self, model: nn.Module) -> list[list[int]]:
         """Greedy outputs on the first validation sources (to check a reloaded model)."""
-        from aiayn.decoding import greedy_decode
-
-        src = pad([s for s, _ in self._pairs("val")[:64]]).to(_device(model))
+        src = pad([s for s, _ in self._pairs("val")[:64]]).to(device_of(model))
         return greedy_decode(model, src, bos_id=BOS, eos_id=EOS)
 
     def summarize(
@@ -239,13 +251,14 @@ class ReverseTask(Seq2SeqToyTask):
         return seq[::-1]
 
 
-class ReverseLMTask(_ToyTask):
+class ReverseLMTask(_ToyTask, Generates):
     """BOS x_1..x_L SEP x_L..x_1 with a decoder-only model: the mask check."""
 
     name: ClassVar[str] = "reverse-lm"
     arch: ClassVar[str] = "decoder-only"
     description: ClassVar[str] = "decoder-only LM: a random sequence, SEP, then it reversed"
     default_preset: ClassVar[str] = "lm-tiny"
+    eos_id: ClassVar[int | None] = None  # an example always has 2L + 2 tokens
     options: ClassVar[dict[str, Any]] = {
         "n_symbols": 10,
         "seq_len": 8,
@@ -278,16 +291,13 @@ class ReverseLMTask(_ToyTask):
 
     def per_position_accuracy(self, model: nn.Module, split: str = "val") -> tuple[Tensor, float]:
         """(accuracy at each of the 2L + 1 target positions, mean NLL per token) on `split`."""
-        from aiayn.training.distributed import EvalShard
-        from aiayn.training.loss import label_smoothed_cross_entropy
-
         data = self._examples(split)  # (N, 2L+2)
         positions = data.size(1) - 1
         size = self.eval_batch_size
         starts = range(0, len(data), size)
         shard = EvalShard(len(starts), width=2 + positions, model=model)
         for b in shard:
-            chunk = data[starts[b] : starts[b] + size].to(_device(model))
+            chunk = data[starts[b] : starts[b] + size].to(device_of(model))
             inputs, targets = chunk[:, :-1], chunk[:, 1:]  # (B, 2L+1) each
             logits = model(inputs)  # (B, 2L+1, V)
             nll, n = label_smoothed_cross_entropy(
@@ -308,12 +318,18 @@ class ReverseLMTask(_ToyTask):
             f"{split}_second_half_accuracy": acc[L + 1 :].mean().item(),
         }
 
+    def encode_prompt(self, text: str) -> list[int]:
+        return self.vocab.encode(text)
+
+    def decode_output(self, ids: list[int]) -> str:
+        return self.vocab.decode(ids)
+
     def reference_outputs(self, model: nn.Module) -> list[list[int]]:
         from aiayn.decoding import generate
 
         L = self.opts["seq_len"]
-        prompts = self._examples("val")[:64, : L + 2].to(_device(model))  # BOS x SEP
-        return generate(model, prompts, max_new_tokens=L, temperature=0.0).tolist()
+        prompts = self._examples("val")[:64, : L + 2].to(device_of(model))  # BOS x SEP
+        return generate(model, prompts, SamplingOptions(max_new_tokens=L, temperature=0.0)).tolist()
 
     def summarize(
         self, model: nn.Module, untrained: dict[str, float], final: dict[str, Any] | None = None
@@ -347,7 +363,3 @@ class ReverseLMTask(_ToyTask):
             f"{s['chance_accuracy']:.1%}), second half {s['second_half_accuracy']:.1%}",
             f"held-out loss {s['val_loss']:.4f} vs {s['untrained_val_loss']:.4f} untrained",
         ]
-
-
-def _device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device

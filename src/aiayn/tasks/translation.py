@@ -10,10 +10,7 @@ One BPE vocabulary is learned on both sides of the training split (section 5.1: 
 source-target vocabulary"), saved into the run directory as `tokenizer/` and loaded, not
 retrained, whenever the run directory already holds one (resume, eval, translate).
 
-Sequences, with B pairs and S, T their padded lengths:
-    src     (B, S)  source subwords, then <eos>      (the source always ends with <eos>)
-    tgt_in  (B, T)  <bos>, then target subwords       (the decoder's input, shifted right)
-    tgt_out (B, T)  target subwords, then <eos>       (what the decoder must predict)
+Batches are `ParallelBatches` (aiayn.tasks.batches): token-budget batches cut anew every epoch.
 
 Evaluation has two speeds. While training (after `prepare`), `evaluate(model, "val")` is cheap:
 the validation loss and, when `eval_bleu_sentences` > 0, BLEU of greedy decodes of that many
@@ -25,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,77 +32,35 @@ from aiayn.config import TrainConfig
 from aiayn.data import collate as pad_batch
 from aiayn.data import token_budget_batches
 from aiayn.data.parallel import ParallelCorpus, multi30k, read_parallel
+from aiayn.decoding import SearchOptions, decode, greedy_decode
 from aiayn.errors import AiaynError
+from aiayn.evaluation.attention_viz import cross_attention_weights
+from aiayn.evaluation.bleu import corpus_scores
 from aiayn.tasks.base import Task
-from aiayn.tokenizers import BPETokenizer
-from aiayn.tokenizers.base import BOS_ID, EOS_ID, META_FILE, PAD_ID, load_tokenizer
+from aiayn.tasks.batches import Pair, ParallelBatches, make_batch, padded_length
+from aiayn.tasks.capabilities import DrawsAttention, Translates
+from aiayn.tokenizers import BOS_ID, EOS_ID, PAD_ID, BPETokenizer, load_tokenizer
+from aiayn.tokenizers.base import META_FILE
+from aiayn.training.device import device_of
+from aiayn.training.loss import compute_loss
 
 log = logging.getLogger(__name__)
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 TOKENIZER_DIR = "tokenizer"
-
-Pair = tuple[list[int], list[int]]  # (source ids without <eos>, target ids without specials)
-
-
-def make_batch(pairs: list[Pair]) -> dict[str, Tensor]:
-    """Token id pairs -> the encoder-decoder batch {"src", "tgt_in", "tgt_out"} (see the top)."""
-    return {
-        "src": pad_batch([[*s, EOS_ID] for s, _ in pairs], PAD_ID),  # (B, S)
-        "tgt_in": pad_batch([[BOS_ID, *t] for _, t in pairs], PAD_ID),  # (B, T)
-        "tgt_out": pad_batch([[*t, EOS_ID] for _, t in pairs], PAD_ID),  # (B, T)
-    }
+GREEDY = SearchOptions()
 
 
-def padded_length(pair: Pair) -> int:
-    """The room a pair takes in a batch: its longer side, with <eos> (or <bos>) added."""
-    return max(len(pair[0]), len(pair[1])) + 1
-
-
-@dataclass
-class ParallelBatches:
-    """A BatchSource: token-budget batches of translation pairs, cut anew every epoch.
-
-    The batches of epoch e are `token_budget_batches` with seed (seed, e), so they are a pure
-    function of (seed, epoch) and a resumed run sees exactly the batches it would have seen.
-    """
-
-    pairs: list[Pair]
-    max_tokens: int
-    seed: int = 0
-    max_sentences: int | None = None
-    _cache: tuple[int, list[dict[str, Tensor]]] | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        if not self.pairs:
-            raise AiaynError("the training corpus has no sentence pairs")
-        self.lengths = [padded_length(p) for p in self.pairs]
-
-    def batch_indices(self, epoch: int) -> list[list[int]]:
-        return token_budget_batches(
-            self.lengths,
-            max_tokens=self.max_tokens,
-            seed=self.seed * 1_000_003 + epoch,
-            max_sentences=self.max_sentences,
-        )
-
-    def __len__(self) -> int:
-        return len(self.batch_indices(0))
-
-    def epoch_batches(self, epoch: int) -> list[dict[str, Tensor]]:
-        if self._cache is None or self._cache[0] != epoch:
-            batches = [make_batch([self.pairs[i] for i in b]) for b in self.batch_indices(epoch)]
-            self._cache = (epoch, batches)
-        return self._cache[1]
-
-
-class TranslationTask(Task):
+class TranslationTask(Task, Translates, DrawsAttention):
     """Translation of any parallel corpus given as aligned text files (one sentence a line)."""
 
     name: ClassVar[str] = "translation"
     arch: ClassVar[str] = "encoder-decoder"
     description: ClassVar[str] = "encoder-decoder translation of a parallel corpus (joint BPE)"
     default_preset: ClassVar[str] = "small"
+    bos_id: ClassVar[int] = BOS_ID
+    eos_id: ClassVar[int] = EOS_ID
+    pad_id: ClassVar[int] = PAD_ID
     options: ClassVar[dict[str, Any]] = {
         **{f"{split}_{side}": None for split in SPLITS for side in ("src", "tgt")},
         "bpe_vocab_size": 8000,  # joint BPE vocabulary, both languages
@@ -125,6 +79,7 @@ class TranslationTask(Task):
         "lr": 1e-3,
         "warmup_steps": 1000,
         "label_smoothing": 0.1,
+        "clip_grad_norm": 1.0,
         "max_steps": 100_000,
         "max_minutes": 90.0,
         "eval_every": 250,
@@ -251,7 +206,7 @@ class TranslationTask(Task):
             self.pairs("train"), max_tokens=train_config.batch_tokens, seed=train_config.seed
         )
 
-    # -- the CLI's hooks ------------------------------------------------------------------
+    # -- Translates --------------------------------------------------------------------------
     def encode_source(self, text: str) -> list[int]:
         """Subword ids of a source sentence, ending with <eos> as in training; [] if empty."""
         ids = self._require_tokenizer().encode(text)
@@ -263,10 +218,8 @@ class TranslationTask(Task):
     # -- evaluation -------------------------------------------------------------------------
     def loss(self, model: nn.Module, split: str) -> tuple[float, float]:
         """(mean NLL per target token, token accuracy) on `split`, without label smoothing."""
-        from aiayn.training.loss import compute_loss
-
         pairs = self.pairs(split)
-        device = _device(model)
+        device = device_of(model)
         order = token_budget_batches(
             [padded_length(p) for p in pairs], max_tokens=8192, seed=0, shuffle=False
         )
@@ -279,15 +232,17 @@ class TranslationTask(Task):
             n += out.n_targets.item()
         return nll / max(n, 1.0), correct / max(n, 1.0)
 
+    def search_options(self) -> SearchOptions:
+        """How the run's evaluation decodes: the task's beam size and length penalty."""
+        return SearchOptions(beam_size=self.opts["beam"], alpha=self.opts["alpha"])
+
     def scores(
-        self, model: nn.Module, split: str, *, beam: int, alpha: float, limit: int | None = None
+        self, model: nn.Module, split: str, options: SearchOptions, *, limit: int | None = None
     ) -> dict[str, Any]:
         """sacreBLEU and chrF (with signatures) of decoding the first `limit` sources of `split`."""
-        from aiayn.evaluation.bleu import corpus_scores
-
         corpus = self.corpus(split)
         n = len(corpus) if limit is None else min(limit, len(corpus))
-        hyps = self.translate(model, corpus.src[:n], beam=beam, alpha=alpha)
+        hyps = self.translate(model, corpus.src[:n], options)
         return corpus_scores(hyps, corpus.tgt[:n]).to_dict()
 
     def evaluate(self, model: nn.Module, split: str = "val") -> dict[str, Any]:
@@ -298,12 +253,12 @@ class TranslationTask(Task):
             # Not before `train_source`: an untrained model's decodes run to the length limit,
             # the slowest and least informative BLEU there is (run.py's baseline evaluation).
             if n and split == "val" and self._source_made:
-                s = self.scores(model, split, beam=1, alpha=0.0, limit=n)
+                s = self.scores(model, split, GREEDY, limit=n)
                 out[f"{split}_bleu_greedy_first{s['n_sentences']}"] = s["bleu"]
             # Wall-clock since `prepare` (training and evaluations), for time-to-BLEU figures.
             out["wall_seconds"] = round(time.perf_counter() - self._started, 1)
             return out
-        s = self.scores(model, split, beam=self.opts["beam"], alpha=self.opts["alpha"])
+        s = self.scores(model, split, self.search_options())
         out.update({f"{split}_{k}": v for k, v in s.items()})
         out[f"{split}_beam"] = self.opts["beam"]
         out[f"{split}_alpha"] = self.opts["alpha"]
@@ -324,10 +279,8 @@ class TranslationTask(Task):
             if not self.has_split(split):
                 continue
             summary[f"{split}_loss"], _ = self.loss(model, split)
-            summary[f"{split}_greedy"] = self.scores(model, split, beam=1, alpha=0.0)
-            summary[f"{split}_beam"] = self.scores(
-                model, split, beam=self.opts["beam"], alpha=self.opts["alpha"]
-            )
+            summary[f"{split}_greedy"] = self.scores(model, split, GREEDY)
+            summary[f"{split}_beam"] = self.scores(model, split, self.search_options())
         return summary
 
     def proofs(self, s: dict[str, Any]) -> list[str]:
@@ -348,34 +301,26 @@ class TranslationTask(Task):
 
     def reference_outputs(self, model: nn.Module) -> list[list[int]]:
         """Greedy decodes (token ids) of the first validation sources."""
-        from aiayn.decoding import greedy_decode
-
         sources = [s for s, _ in self.pairs("val")[: self.opts["reference_sentences"]]]
-        src = pad_batch([[*s, EOS_ID] for s in sources], PAD_ID).to(_device(model))
+        src = pad_batch([[*s, EOS_ID] for s in sources], PAD_ID).to(device_of(model))
         return greedy_decode(model, src, bos_id=BOS_ID, eos_id=EOS_ID)
 
     def attention_map(
-        self, model: nn.Module, sentence: str, *, layer: int = -1, beam: int = 1
+        self, model: nn.Module, sentence: str, *, layer: int = -1, options: SearchOptions = GREEDY
     ) -> tuple[Tensor, list[str], list[str], str]:
         """Translate `sentence` and return the cross-attention of decoder layer `layer` on it.
 
         Returns (weights (H, T, S), source tokens (S), output tokens (T), the translation). Row t
         is the query that predicts output token t (the last one is <eos>).
         """
-        from aiayn.decoding import beam_decode, greedy_decode
-        from aiayn.evaluation.attention_viz import cross_attention_weights
-
         tok = self._require_tokenizer()
         ids = self.encode_source(sentence)
         if not ids:
             raise AiaynError("the sentence is empty")
-        device = _device(model)
+        device = device_of(model)
         src = torch.tensor([ids], device=device)  # (1, S)
         with torch.no_grad():
-            if beam > 1:
-                hyp = beam_decode(model, src, bos_id=BOS_ID, eos_id=EOS_ID, beam_size=beam)[0]
-            else:
-                hyp = greedy_decode(model, src, bos_id=BOS_ID, eos_id=EOS_ID)[0]
+            hyp = decode(model, src, bos_id=BOS_ID, eos_id=EOS_ID, options=options)[0]
         # An output cut at the length limit has no <eos>: keep T = len(hyp) + 1 <= max_len.
         hyp = hyp[: model.config.max_len - 1]
         tgt = torch.tensor([[BOS_ID, *hyp]], device=device)  # (1, T)
@@ -396,8 +341,4 @@ class Multi30kTask(TranslationTask):
         return multi30k(split, self.opts["direction"], data_dir=self.data_dir)
 
 
-def _device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
-__all__ = ["Multi30kTask", "ParallelBatches", "TranslationTask", "make_batch"]
+__all__ = ["Multi30kTask", "TranslationTask"]

@@ -7,10 +7,10 @@ from aiayn.tokenizers.base import (
     SPECIAL_TOKENS,
     UNK_ID,
     Tokenizer,
-    load_tokenizer,
 )
 from aiayn.tokenizers.bpe import BPETokenizer
 from aiayn.tokenizers.char import CharTokenizer
+from aiayn.tokenizers.registry import TOKENIZER_KINDS, load_tokenizer
 from aiayn.tokenizers.word import WordTokenizer
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "EOS_ID",
     "PAD_ID",
     "SPECIAL_TOKENS",
+    "TOKENIZER_KINDS",
     "Tokenizer",
     "UNK_ID",
     "WordTokenizer",

@@ -200,33 +200,3 @@ class VocabTokenizer(Tokenizer):
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
             raise AiaynError(f"{directory / META_FILE} has no list of tokens")
         return cls(tokens=tokens)
-
-
-def load_tokenizer(directory: str | Path) -> Tokenizer:
-    """The tokenizer that `Tokenizer.save` wrote into `directory`, whatever its kind."""
-    from aiayn.tokenizers.bpe import BPETokenizer
-    from aiayn.tokenizers.char import CharTokenizer
-    from aiayn.tokenizers.word import WordTokenizer
-
-    kinds: dict[str, type[Tokenizer]] = {
-        cls.kind: cls for cls in (WordTokenizer, CharTokenizer, BPETokenizer)
-    }
-    directory = Path(directory)
-    meta_path = directory / META_FILE
-    try:
-        meta = json.loads(meta_path.read_text("utf-8"))
-    except FileNotFoundError:
-        raise AiaynError(f"no tokenizer in {directory}: {META_FILE} is missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise AiaynError(f"cannot read tokenizer file {meta_path}: {error}") from None
-    kind = meta.get("kind") if isinstance(meta, dict) else None
-    if kind not in kinds:
-        raise AiaynError(
-            f"{meta_path} names tokenizer kind {kind!r}; known kinds: {', '.join(kinds)}"
-        )
-    version = meta.get("format_version")
-    if version != FORMAT_VERSION:
-        raise AiaynError(
-            f"{meta_path} has format_version {version!r}; this aiayn reads {FORMAT_VERSION}"
-        )
-    return kinds[kind]._load(directory, meta)

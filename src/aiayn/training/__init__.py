@@ -1,4 +1,4 @@
-"""Training: loss, learning-rate schedules, checkpoints and the one training loop."""
+"""Training: loss, learning-rate schedules, the optimiser, checkpoints, and the one loop."""
 
 from aiayn.training.checkpoint import (
     average_checkpoints,
@@ -9,9 +9,16 @@ from aiayn.training.checkpoint import (
     save_weights,
 )
 from aiayn.training.device import autocast, resolve_device
-from aiayn.training.loss import LossOutput, compute_loss, label_smoothed_cross_entropy
+from aiayn.training.loss import (
+    LossOutput,
+    compute_loss,
+    count_targets,
+    label_smoothed_cross_entropy,
+)
+from aiayn.training.optim import build_optimizer, parameter_groups
 from aiayn.training.schedules import cosine_lr, inverse_sqrt_lr, learning_rate
-from aiayn.training.trainer import BatchSource, Trainer, TrainState, count_targets
+from aiayn.training.state import TrainState
+from aiayn.training.trainer import BatchSource, Trainer
 
 __all__ = [
     "BatchSource",
@@ -20,6 +27,7 @@ __all__ = [
     "Trainer",
     "autocast",
     "average_checkpoints",
+    "build_optimizer",
     "compute_loss",
     "cosine_lr",
     "count_targets",
@@ -30,6 +38,7 @@ __all__ = [
     "list_checkpoints",
     "load_checkpoint",
     "load_weights",
+    "parameter_groups",
     "resolve_device",
     "save_weights",
 ]

@@ -62,3 +62,8 @@ def keep_freed_memory() -> bool:
     mmap_ok = libc.mallopt(m_mmap_threshold, 1 << 30)  # blocks up to 1 GiB from the heap
     trim_ok = libc.mallopt(m_trim_threshold, (1 << 31) - 1)  # never give the heap top back
     return bool(mmap_ok and trim_ok)
+
+
+def device_of(module: torch.nn.Module) -> torch.device:
+    """The device a module's parameters are on."""
+    return next(module.parameters()).device

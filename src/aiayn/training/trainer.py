@@ -4,7 +4,7 @@ The loop knows nothing about translation or language modelling: a task hands it 
 (the batches of each epoch, in a fixed order for a given seed and epoch), an `evaluate` function
 and, optionally, its own loss. Because the batch order is a pure function of (seed, epoch), the
 data position is just (epoch, batch index), and a resumed run continues exactly where the
-interrupted one stopped: same batches, same dropout masks (RNG state), same optimiser state.
+interrupted one stopped (aiayn.training.state).
 
 Under torchrun each process trains on its own shard of every epoch's batches and
 DistributedDataParallel averages the gradients (with `fsdp=True`, FSDP2 shards the model too);
@@ -15,36 +15,29 @@ same way on every rank, because each involves collectives (see aiayn.training.di
 from __future__ import annotations
 
 import contextlib
-import copy
 import inspect
 import logging
 import math
-import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 import torch
 import torch.distributed as dist
-from torch import Tensor, nn
+from torch import nn
 
 from aiayn.config import TrainConfig
 from aiayn.errors import AiaynError
 from aiayn.training import distributed
-from aiayn.training.checkpoint import (
-    latest_checkpoint,
-    load_checkpoint,
-    load_weights,
-    mark_best,
-    save_checkpoint,
-    save_weights,
-)
+from aiayn.training.checkpoint import mark_best, save_weights
 from aiayn.training.device import autocast
-from aiayn.training.loss import Batch, LossOutput, compute_loss
+from aiayn.training.fsdp import fully_shard_model
+from aiayn.training.loss import Batch, LossOutput, compute_loss, count_targets
+from aiayn.training.optim import build_optimizer, freeze_parameters
 from aiayn.training.run_log import RunLog
 from aiayn.training.schedules import learning_rate
+from aiayn.training.state import Checkpoints, TrainState
 
 log = logging.getLogger(__name__)
 
@@ -59,91 +52,29 @@ LossFn = Callable[[nn.Module, Batch], LossOutput]
 EvaluateFn = Callable[[nn.Module], dict[str, float]]
 
 
-@dataclass
-class TrainState:
-    step: int = 0  # optimiser steps taken
-    epoch: int = 0
-    batch_index: int = 0  # next batch of this epoch (in this rank's shard)
-    best_value: float | None = None
-    bad_evals: int = 0  # evaluations since the best one (early stopping)
-    seconds: float = 0.0  # training time so far, summed over resumed runs
-
-
-def count_targets(batch: Batch, pad_id: int) -> Tensor:
-    """How many targets the loss will count in `batch` (real tokens, or examples)."""
-    if "tgt_out" in batch:
-        return (batch["tgt_out"] != pad_id).sum()
-    if "targets" in batch:
-        return (batch["targets"] != pad_id).sum()
-    return torch.tensor(batch["labels"].numel())
-
-
 def _to_device(batch: Batch, device: torch.device) -> Batch:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
-_LAYER_INDEX = re.compile(r"\.layers?\.(\d+)\.")  # ours: encoder.layers.3. / BERT: layer.3.
+def _data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
+    """`model` wrapped in DistributedDataParallel (gradients averaged over the processes)."""
+    from torch.nn.parallel import DistributedDataParallel
 
-
-def layer_depth(name: str) -> int | None:
-    """Where a parameter sits: 0 for the embeddings, i + 1 for layer i of a stack, None for what
-    comes after the stacks (a pooler, the classifier, a final norm)."""
-    if "embed" in name:
-        return 0
-    found = _LAYER_INDEX.search(f".{name}")
-    return int(found.group(1)) + 1 if found else None
-
-
-def freeze_parameters(model: nn.Module, pattern: str) -> int:
-    """Stop training every parameter whose name matches the regular expression `pattern`
-    (`re.search`); return how many values that freezes. A pattern that matches nothing is an
-    error, not a silent no-op."""
-    matched = [p for name, p in model.named_parameters() if re.search(pattern, name)]
-    if not matched:
-        raise AiaynError(f"freeze={pattern!r} matches no parameter name of the model")
-    for p in matched:
-        p.requires_grad_(False)
-    return sum(p.numel() for p in matched)
-
-
-def parameter_groups(
-    named: Sequence[tuple[str, nn.Parameter]], *, weight_decay: float, layer_lr_decay: float
-) -> list[dict[str, Any]]:
-    """The optimiser's parameter groups.
-
-    - weight_decay > 0: weight matrices decay; biases and LayerNorm gains are exempt.
-    - layer_lr_decay < 1 (layer-wise learning-rate decay, as ELECTRA fine-tunes): with L layers,
-      a parameter at depth d (`layer_depth`; the head counts as L + 1) learns at
-      lr * layer_lr_decay ** (L + 1 - d), its group's "lr_scale". The pretrained bottom moves
-      least, the new head most.
-    Without either, there is one group, so the optimiser state of earlier runs stays loadable.
-    """
-    params = [p for _, p in named]
-    if layer_lr_decay == 1.0:
-        if weight_decay == 0:
-            return [{"params": params}]
-        return [
-            {"params": [p for p in params if p.dim() >= 2]},
-            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-        ]
-    depths = [layer_depth(name) for name, _ in named]
-    top = max((d for d in depths if d is not None), default=0) + 1
-    groups: dict[tuple[int, bool], dict[str, Any]] = {}
-    for (_, p), depth in zip(named, depths, strict=True):
-        key = (top if depth is None else depth, weight_decay > 0 and p.dim() >= 2)
-        if key not in groups:
-            groups[key] = {"params": [], "lr_scale": layer_lr_decay ** (top - key[0])}
-            if not key[1]:
-                groups[key]["weight_decay"] = 0.0
-        groups[key]["params"].append(p)
-    return list(groups.values())
+    ids = [device.index] if device.type == "cuda" else None
+    # The only buffers are constant positional encodings: no need to broadcast them before every
+    # forward pass (the option was renamed in torch 2.13).
+    renamed = "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+    constant_buffers = {"forward_sync_buffers" if renamed else "broadcast_buffers": False}
+    return DistributedDataParallel(model, device_ids=ids, **constant_buffers)
 
 
 class Trainer:
     """Trains `model` on `train_data` as `config` says, writing everything into `out_dir`.
 
-    Under torchrun the model is wrapped in DistributedDataParallel, or with `fsdp=True` sharded
-    in place with FSDP2 (pass it still on the CPU: `fully_shard` moves each shard to `device`).
+    `loss_fn(model, batch)` scores a batch (default: `compute_loss` with the config's label
+    smoothing, spread over every id but `smoothing_exclude`). Under torchrun the model is wrapped
+    in DistributedDataParallel, or with `fsdp=True` sharded in place with FSDP2 (pass it still
+    on the CPU: `fully_shard` moves each shard to `device`).
     """
 
     def __init__(
@@ -156,11 +87,11 @@ class Trainer:
         device: torch.device,
         d_model: int,
         pad_id: int = 0,
+        smoothing_exclude: Sequence[int] = (),
         evaluate: EvaluateFn | None = None,
         loss_fn: LossFn | None = None,
         best_metric: str = "val_loss",
         best_mode: str = "min",
-        parameters: list[nn.Parameter] | None = None,
         fsdp: bool = False,
     ) -> None:
         if best_mode not in ("min", "max"):
@@ -168,7 +99,6 @@ class Trainer:
         self.config = config
         self.device = device
         self.out_dir = Path(out_dir)
-        self.checkpoint_dir = self.out_dir / "checkpoints"
         self.train_data = train_data
         self.evaluate_fn = evaluate
         self.d_model = d_model
@@ -176,191 +106,72 @@ class Trainer:
         self.best_metric = best_metric
         self.best_mode = best_mode
         self.rank, self.world_size = distributed.rank_and_world()
+        self.is_main = self.rank == 0
         self.fsdp = fsdp
         self.frozen = 0  # parameter values that `config.freeze` keeps fixed
         if config.freeze is not None:  # before DDP / FSDP see which parameters train
             self.frozen = freeze_parameters(model, config.freeze)
-        self._twin: nn.Module | None = None  # FSDP: rank 0's full copy, to write checkpoints
+        twin = None
         if fsdp:
             if config.precision == "fp16":
                 raise AiaynError("FSDP trains in fp32 or bf16; fp16 needs a sharded grad scaler")
-            if self.rank == 0:
-                self._twin = copy.deepcopy(model).cpu()
-            self.model = distributed.fully_shard_model(model, device)
+            twin = Checkpoints.fsdp_twin(model)
+            self.model = fully_shard_model(model, device)
         else:
             self.model = model.to(device)
         self.module = self.model  # the plain module (self.model may become a DDP wrapper)
         if self.world_size > 1 and not fsdp:
-            from torch.nn.parallel import DistributedDataParallel
-
-            ids = [device.index] if device.type == "cuda" else None
-            # The only buffers are constant positional encodings: no need to broadcast them
-            # before every forward pass (the option was renamed in torch 2.13).
-            renamed = (
-                "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
-            )
-            constant_buffers = {"forward_sync_buffers" if renamed else "broadcast_buffers": False}
-            self.model = DistributedDataParallel(self.model, device_ids=ids, **constant_buffers)
+            self.model = _data_parallel(self.model, device)
         if loss_fn is None:
-            smoothing = config.label_smoothing
+            smoothing, exclude = config.label_smoothing, tuple(smoothing_exclude)
+            if config.smooth_over_specials:
+                exclude = ()
 
             def loss_fn(m: nn.Module, b: Batch) -> LossOutput:
-                return compute_loss(m, b, label_smoothing=smoothing, pad_id=pad_id)
+                return compute_loss(
+                    m, b, label_smoothing=smoothing, pad_id=pad_id, smoothing_exclude=exclude
+                )
 
         self.loss_fn = loss_fn
-        if parameters is not None and config.layer_lr_decay < 1.0:
-            raise AiaynError("layer_lr_decay needs the model's parameter names")
-        named = (
-            [(str(i), p) for i, p in enumerate(parameters)]
-            if parameters is not None
-            else list(self.module.named_parameters())
-        )
-        groups = parameter_groups(
-            [(n, p) for n, p in named if p.requires_grad],
-            weight_decay=config.weight_decay,
-            layer_lr_decay=config.layer_lr_decay,
-        )
-        self.optimizer = torch.optim.Adam(
-            groups,
-            lr=0.0,  # set every step from the schedule
-            betas=(config.beta1, config.beta2),
-            eps=config.eps,
-            # AdamW's decoupled decay (Loshchilov & Hutter): w -= lr * wd * w, beside the Adam step
-            weight_decay=config.weight_decay,
-            decoupled_weight_decay=True,
-            # One fused kernel per parameter instead of a dozen small ops (CPU and CUDA); FSDP's
-            # sharded parameters take the default implementation.
-            fused=None if fsdp or device.type not in ("cpu", "cuda") else True,
+        self.optimizer = build_optimizer(
+            list(self.module.named_parameters()),
+            config,
+            fused=not fsdp and device.type in ("cpu", "cuda"),
         )
         self.scaler = torch.amp.GradScaler(
             device.type, enabled=config.precision == "fp16" and device.type == "cuda"
         )
         self.state = TrainState()
-        self.is_main = self.rank == 0
+        self.checkpoints = Checkpoints(
+            self.out_dir / "checkpoints",
+            keep=config.keep_checkpoints,
+            module=self.module,
+            model=self.model,
+            optimizer=self.optimizer,
+            scaler=self.scaler,
+            device=device,
+            seed=config.seed,
+            twin=twin,
+        )
         self.run_log = RunLog(
             self.out_dir, enabled=self.is_main, tensorboard=config.tensorboard, plots=config.plots
         )
-        self._saved: tuple[int, Path] | None = None
-
-    def _training_state(self) -> dict[str, Any]:
-        """Everything but the weights (a collective under torchrun: call it on every rank)."""
-        s = self.state
-        state: dict[str, Any] = {
-            "step": s.step,
-            "epoch": s.epoch,
-            "batch_index": s.batch_index,
-            "best_value": s.best_value,
-            "bad_evals": s.bad_evals,
-            "seconds": s.seconds,
-            "world_size": self.world_size,
-            "fsdp": self.fsdp,
-            "optimizer": self._optimizer_state(),
-            "scaler": self.scaler.state_dict(),
-        }
-        if self.world_size == 1:
-            state["rng_cpu"] = torch.get_rng_state()
-            if torch.cuda.is_available():
-                state["rng_cuda"] = torch.cuda.get_rng_state_all()
-        else:  # each rank draws its own dropout masks: keep every rank's generator
-            state["rng_ranks"] = distributed.gather_rng_states(self.device)
-        return state
 
     def _schedule_lr(self) -> float:
         """The schedule's rate at the last step (a group with an `lr_scale` runs at a share)."""
         return learning_rate(self.state.step, self.config, d_model=self.d_model)
 
-    def _optimizer_state(self) -> dict[str, Any]:
-        if self.fsdp:  # gathered to rank 0, keyed by parameter name
-            return distributed.gather_optimizer_state(self.model, self.optimizer)
-        return self.optimizer.state_dict()
-
-    def _full_model(self) -> nn.Module:
-        """The model with all its weights, for writing (FSDP: gathered into rank 0's twin)."""
-        if not self.fsdp:
-            return self.module
-        distributed.gather_weights(self.model, into=self._twin)
-        return self._twin if self._twin is not None else self.module
-
     def save(self) -> Path | None:
         """Write a checkpoint of the current step. Call it on every rank (under torchrun it
         gathers state from all of them); rank 0 writes and returns the path, the others None."""
-        if self._saved is not None and self._saved[0] == self.state.step:
-            return self._saved[1]  # this step is on disk already (saved as the best)
-        state = self._training_state()
-        model = self._full_model()
-        path = None
-        if self.is_main:
-            path = save_checkpoint(
-                self.checkpoint_dir,
-                step=self.state.step,
-                model=model,
-                state=state,
-                keep=self.config.keep_checkpoints,
-            )
-        self._saved = (self.state.step, path)
-        return path
+        return self.checkpoints.save(self.state)
 
     def resume(self) -> bool:
         """Load the latest checkpoint of `out_dir`, if any. Returns whether one was found."""
-        path = latest_checkpoint(self.checkpoint_dir)
-        if path is None:
-            return False
-        if self.fsdp:
-            state = self._load_sharded(path)
-        else:
-            state = load_checkpoint(path, self.module)
-            if state.get("fsdp", False):
-                raise AiaynError(f"{path} was written by an FSDP run: resume it with --fsdp")
-            self.optimizer.load_state_dict(state["optimizer"])
-        self.scaler.load_state_dict(state["scaler"])
-        self._restore_rng(state)
-        saved_world = state.get("world_size", 1)
-        batch_index = state["batch_index"]
-        if saved_world != self.world_size:
-            # The ranks had consumed batch_index * saved_world batches of the epoch together;
-            # continue there (repeating at most world_size - 1 of them).
-            batch_index = batch_index * saved_world // self.world_size
-        self.state = TrainState(
-            step=state["step"],
-            epoch=state["epoch"],
-            batch_index=batch_index,
-            best_value=state["best_value"],
-            bad_evals=state["bad_evals"],
-            seconds=state["seconds"],
-        )
-        log.info("resumed from %s (step %d)", path, self.state.step)
-        return True
-
-    def _load_sharded(self, path: Path) -> dict[str, Any]:
-        """FSDP resume: rank 0 reads the full weights and optimiser state and scatters them."""
-        # Memory-mapped: ranks other than 0 read only the small entries, not the optimiser.
-        state = torch.load(path / "state.pt", weights_only=True, map_location="cpu", mmap=True)
-        if not state.get("fsdp", False):
-            raise AiaynError(f"{path} was not written by an FSDP run: resume it without --fsdp")
-        if self._twin is not None:
-            load_weights(self._twin, path / "model.safetensors")
-        optimizer = state["optimizer"] if self._twin is not None else {}
-        distributed.scatter_state(self.model, self.optimizer, self._twin, optimizer)
-        return state
-
-    def _restore_rng(self, state: dict[str, Any]) -> None:
-        ranks = state.get("rng_ranks")
-        if ranks is None and self.world_size == 1:
-            torch.set_rng_state(state["rng_cpu"])
-            if "rng_cuda" in state and torch.cuda.is_available():
-                torch.cuda.set_rng_state_all(state["rng_cuda"])
-        elif ranks is not None and len(ranks) == self.world_size:
-            torch.set_rng_state(ranks[self.rank]["cpu"])
-            if "cuda" in ranks[self.rank] and self.device.type == "cuda":
-                torch.cuda.set_rng_state(ranks[self.rank]["cuda"], self.device)
-        else:
-            log.warning(
-                "resuming with %d process(es) a run checkpointed with %d: training continues, "
-                "but its dropout masks differ from those of an uninterrupted run",
-                self.world_size,
-                state.get("world_size", 1),
-            )
-            torch.manual_seed(self.config.seed + self.rank + state["step"])
+        state = self.checkpoints.resume()
+        if state is not None:
+            self.state = state
+        return state is not None
 
     # ----------------------------------------------------------------------------- data
     def _shard(self, batches: Sequence[Batch]) -> Sequence[Batch]:
@@ -539,7 +350,7 @@ class Trainer:
         if self.state.step % config.eval_every != 0 or not last_eval:
             last_eval = self._evaluate_and_track(self.state.step)
         self.save()
-        final = self._full_model()
+        final = self.checkpoints.full_model()
         if self.is_main:
             save_weights(final, self.out_dir / "model.safetensors")
         self.run_log.close()
@@ -564,7 +375,7 @@ class Trainer:
                 path = self.save()
                 if path is not None:  # rank 0
                     mark_best(
-                        self.checkpoint_dir,
+                        self.checkpoints.directory,
                         name=path.name,
                         metric=self.best_metric,
                         value=value,

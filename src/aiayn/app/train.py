@@ -14,20 +14,20 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from aiayn.config import ModelConfig, TrainConfig, model_preset
+from aiayn.app.runs import load_run, read_run_config, write_run_config
+from aiayn.config import ModelConfig, TrainConfig, model_preset, read_config_file, split_overrides
 from aiayn.errors import AiaynError
-from aiayn.tasks import Task, get_task, load_run
-from aiayn.tasks.base import read_run_config, write_run_config
+from aiayn.tasks import Task, get_task, task_class
 from aiayn.training import distributed
 from aiayn.training.checkpoint import atomic_write_json
 from aiayn.training.device import autocast, keep_freed_memory, resolve_device
+from aiayn.training.fsdp import check_fsdp
 from aiayn.training.run_log import write_summary
 from aiayn.training.trainer import Trainer
 
@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainRequest:
+    """What `aiayn train` was asked: the task, where to write, and the settings in the order they
+    apply (task defaults, then `config_file`, then `sets`, each `key=value`)."""
+
     task: str
     preset: str | None = None
     out: Path | None = None
@@ -44,17 +47,15 @@ class TrainRequest:
     max_minutes: float | None = None
     data_dir: Path | None = None
     data_file: Path | None = None
-    file_config: dict[str, Any] = field(default_factory=dict)
+    config_file: Path | None = None
     sets: list[str] = field(default_factory=list)
-    split_sets: Callable[..., tuple[dict, dict, dict]] | None = None
     init: str | None = None
     backend: str = "aiayn"
     fsdp: bool = False  # shard the model with FSDP2 (torchrun on GPUs)
 
 
-def _task_options(request: TrainRequest, task_cls: type[Task], task_sets: dict) -> dict:
-    options = dict(request.file_config.get("task", {}))
-    options.update(task_sets)
+def _task_options(request: TrainRequest, file_task: dict, task_sets: dict) -> dict:
+    options = {**file_task, **task_sets}
     if request.data_file is not None:
         options["data"] = str(request.data_file)
     if request.init is not None:
@@ -66,24 +67,21 @@ def _task_options(request: TrainRequest, task_cls: type[Task], task_sets: dict) 
 
 def resolve(request: TrainRequest) -> tuple[Task, Path, ModelConfig | None, TrainConfig, dict]:
     """The task, run directory, and configs a request asks for (model config before the data)."""
-    from aiayn.tasks import TASKS
-
-    if request.task not in TASKS:
-        raise AiaynError(f"unknown task {request.task!r}; known tasks: {', '.join(sorted(TASKS))}")
-    task_cls = TASKS[request.task]
+    task_cls = task_class(request.task)
     out = request.out or Path("runs") / request.task
-    probe = task_cls({}, data_dir=request.data_dir)
-    if request.split_sets is not None:
-        model_sets, train_sets, task_sets = request.split_sets(request.sets, probe)
-    else:
-        model_sets, train_sets, task_sets = {}, {}, {}
+    file_config = (
+        read_config_file(request.config_file, task_options=task_cls.options)
+        if request.config_file is not None
+        else {}
+    )
+    sets = split_overrides(request.sets, task_options=task_cls.options)
 
     if request.resume:
         saved = read_run_config(out)
         if saved.get("task") != request.task:
             raise AiaynError(f"{out} holds a {saved.get('task')!r} run, not {request.task!r}")
         # Repeating the original command with --resume is fine; changing the model is not.
-        changed = {k: v for k, v in model_sets.items() if saved["model"].get(k) != v}
+        changed = {k: v for k, v in sets.model.items() if saved["model"].get(k) != v}
         if changed:
             k = next(iter(changed))
             raise AiaynError(
@@ -91,25 +89,28 @@ def resolve(request: TrainRequest) -> tuple[Task, Path, ModelConfig | None, Trai
                 f"run's {k}={saved['model'].get(k)!r}"
             )
         task = get_task(request.task, saved.get("task_options", {}), data_dir=request.data_dir)
-        train_dict = {**saved["train"], **train_sets}
+        train_dict = {**saved["train"], **sets.train}
         if request.max_minutes is not None:
             train_dict["max_minutes"] = request.max_minutes
-        return task, out, ModelConfig.from_dict(saved["model"]), TrainConfig(**train_dict), {}
+        model_config = ModelConfig.from_dict(saved["model"])
+        return task, out, model_config, TrainConfig.from_dict(train_dict), {}
 
     if (out / "config.json").exists():
         raise AiaynError(
             f"{out} already holds a run; pass --resume to continue it, or choose another --out"
         )
     task = get_task(
-        request.task, _task_options(request, task_cls, task_sets), data_dir=request.data_dir
+        request.task,
+        _task_options(request, file_config.get("task", {}), sets.task),
+        data_dir=request.data_dir,
     )
-    train_dict = {**task.default_train, **request.file_config.get("train", {}), **train_sets}
+    train_dict = {**task.default_train, **file_config.get("train", {}), **sets.train}
     train_dict["device"] = request.device
     if request.max_minutes is not None:
         train_dict["max_minutes"] = request.max_minutes
     train_config = TrainConfig.from_dict(train_dict)
-    model_dict = {**task.default_model, **request.file_config.get("model", {}), **model_sets}
-    model_dict["preset"] = request.preset or task.default_preset
+    model_dict = {**task.default_model, **file_config.get("model", {}), **sets.model}
+    model_dict["preset"] = request.preset or file_config.get("preset") or task.default_preset
     return task, out, None, train_config, model_dict
 
 
@@ -128,7 +129,7 @@ def train(request: TrainRequest) -> TrainResult:
     task, out, model_config, train_config, model_dict = resolve(request)
     device_name = request.device if not request.resume else train_config.device
     if request.fsdp:
-        distributed.check_fsdp(device_name)
+        check_fsdp(device_name)
     if not distributed.requested():
         if request.fsdp:
             raise AiaynError("--fsdp needs several processes: add --nproc N, or run under torchrun")
@@ -198,10 +199,11 @@ def _train(
         device=device,
         d_model=model_config.d_model,
         pad_id=model_config.pad_id,
+        smoothing_exclude=task.never_targets,
         evaluate=lambda m: task.evaluate(m, "val"),
         loss_fn=task.loss_fn(train_config),
-        best_metric=getattr(task, "best_metric", "val_loss"),
-        best_mode=getattr(task, "best_mode", "min"),
+        best_metric=task.best_metric,
+        best_mode=task.best_mode,
         fsdp=request.fsdp,
     )
     if have_untrained:
@@ -246,8 +248,7 @@ def _train(
         + f"the saved model, reloaded from {out}, generates "
         + ("exactly the same outputs token by token" if same else "DIFFERENT outputs (a bug)")
     )
-    if hasattr(task, "plots"):
-        task.plots(out, summary)
+    task.plots(out, summary)
     write_summary(out, summary)
     log.info("finished in %.1f s", time.perf_counter() - started)
     return TrainResult(summary, out, proofs, model, task)

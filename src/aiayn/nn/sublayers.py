@@ -1,0 +1,83 @@
+"""The hyper-parameters every encoder and decoder layer shares, and the sub-layers built from them.
+
+A Transformer layer is two or three sub-layers (attention, [encoder-decoder attention],
+feed-forward), each wrapped in a residual connection and layer norm (section 3.1). `LayerSpec`
+says how big they are and which departures from the paper are on; its three builders are the one
+place where a layer's parts are made, so the encoder and the decoder cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from aiayn.config import ModelConfig
+from aiayn.nn.attention import MultiHeadAttention
+from aiayn.nn.feed_forward import PositionwiseFeedForward
+from aiayn.nn.residual import ResidualNorm
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """d_model, h (n_heads) and d_ff of section 3, P_drop on sub-layer outputs, and the options."""
+
+    d_model: int
+    n_heads: int
+    d_ff: int
+    dropout: float = 0.1  # P_drop, on each sub-layer's output before the residual sum
+    attn_dropout: float = 0.0  # on the attention weights (not in the paper)
+    ff_dropout: float = 0.0  # after the feed-forward activation (not in the paper)
+    activation: str = "relu"
+    norm_first: bool = False  # False: the paper's post-norm
+    eps: float = 1e-5
+    bias: bool = True
+
+    @classmethod
+    def from_config(cls, config: ModelConfig) -> LayerSpec:
+        c = config
+        return cls(
+            d_model=c.d_model,
+            n_heads=c.n_heads,
+            d_ff=c.d_ff,
+            dropout=c.p_drop,
+            attn_dropout=c.p_drop_attn,
+            ff_dropout=c.p_drop_ff,
+            activation=c.activation,
+            norm_first=c.norm_first,
+            eps=c.layer_norm_eps,
+            bias=c.bias,
+        )
+
+    def attention(self) -> MultiHeadAttention:
+        return MultiHeadAttention(
+            d_model=self.d_model, n_heads=self.n_heads, dropout=self.attn_dropout, bias=self.bias
+        )
+
+    def feed_forward(self) -> PositionwiseFeedForward:
+        return PositionwiseFeedForward(
+            d_model=self.d_model,
+            d_ff=self.d_ff,
+            activation=self.activation,
+            dropout=self.ff_dropout,
+            bias=self.bias,
+        )
+
+    def residual(self) -> ResidualNorm:
+        return ResidualNorm(
+            d_model=self.d_model,
+            dropout=self.dropout,
+            norm_first=self.norm_first,
+            eps=self.eps,
+            bias=self.bias,
+        )
+
+    def final_norm(self) -> nn.LayerNorm | None:
+        """A pre-norm stack ends with a LayerNorm (its sub-layers leave the residual sum
+        un-normalised); the paper's post-norm stack needs none."""
+        if not self.norm_first:
+            return None
+        return nn.LayerNorm(self.d_model, eps=self.eps, bias=self.bias)
+
+
+__all__ = ["LayerSpec"]

@@ -1,0 +1,113 @@
+"""What a task can do with a trained model, beyond training and evaluating it.
+
+Each capability is a small protocol that a task declares by inheriting it; the applications ask
+`isinstance(task, Translates)`, never whether some method happens to exist:
+
+- `Translates`: an encoder-decoder over text; source lines in, output lines out (`aiayn
+  translate`). It brings the batched decoding loop; a task supplies `encode_source`,
+  `decode_target` and its special ids.
+- `Generates`: a language model that continues a prompt (`aiayn generate`).
+- `Classifies`: sentences in, a label and its probability out (`aiayn classify`).
+- `DrawsAttention`: the encoder-decoder attention of one translated sentence (`aiayn attention`).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor, nn
+
+from aiayn.data import collate
+from aiayn.decoding import SearchOptions, decode
+from aiayn.errors import AiaynError
+from aiayn.training.device import device_of
+
+TRANSLATE_BATCH = 64  # sources decoded together
+
+
+@runtime_checkable
+class Translates(Protocol):
+    """An encoder-decoder task over text. A task supplies the two codecs and the special ids;
+    `translate` is shared."""
+
+    bos_id: ClassVar[int]
+    eos_id: ClassVar[int]
+    pad_id: ClassVar[int]
+
+    def encode_source(self, text: str) -> list[int]:
+        """The source ids the model reads for `text` ([] for an empty line)."""
+        ...
+
+    def decode_target(self, ids: list[int]) -> str:
+        """The text of generated ids (without <bos> and <eos>)."""
+        ...
+
+    def translate(self, model: nn.Module, lines: list[str], options: SearchOptions) -> list[str]:
+        """Decode `lines`, batched by length, in input order. Empty lines give empty outputs; a
+        line longer than the model's maximum is an error naming it."""
+        encoded = [self.encode_source(line) for line in lines]
+        max_len = model.config.max_len
+        for number, ids in enumerate(encoded, start=1):
+            if len(ids) > max_len:
+                raise AiaynError(
+                    f"line {number} has {len(ids)} tokens, more than the model's maximum {max_len}"
+                )
+        outputs = [""] * len(lines)
+        order = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
+        device = device_of(model)
+        for start in range(0, len(order), TRANSLATE_BATCH):
+            chunk = order[start : start + TRANSLATE_BATCH]
+            src = collate([encoded[i] for i in chunk], self.pad_id).to(device)  # (B, S)
+            with torch.no_grad():
+                hyps = decode(model, src, bos_id=self.bos_id, eos_id=self.eos_id, options=options)
+            for i, hyp in zip(chunk, hyps, strict=True):
+                outputs[i] = self.decode_target(hyp)
+        return outputs
+
+
+@runtime_checkable
+class Generates(Protocol):
+    """A language-model task: a prompt in, its continuation out."""
+
+    eos_id: ClassVar[int | None]  # generation stops at it (None: only at the length limit)
+
+    def encode_prompt(self, text: str) -> list[int]:
+        """A prompt -> ids (the task's tokenizer)."""
+        ...
+
+    def decode_output(self, ids: list[int]) -> str: ...
+
+    def heal_prompt(self, text: str) -> tuple[str, list[int] | None]:
+        """A prompt -> (the text to encode, the ids its first new token may take, or None).
+
+        Tokenizers that cut a prompt the way they cut the text can override this to take off a
+        last piece that training text would have continued (token healing)."""
+        return text, None
+
+
+@runtime_checkable
+class Classifies(Protocol):
+    """A sentence-classification task."""
+
+    def labels(self) -> list[str]:
+        """The class names, in class-id order."""
+        ...
+
+    def classify(self, model: nn.Module, lines: list[str]) -> list[tuple[str, float]]:
+        """The most probable label and its probability for each line."""
+        ...
+
+
+@runtime_checkable
+class DrawsAttention(Protocol):
+    """A task that can show where a trained encoder-decoder looks while it translates."""
+
+    def attention_map(
+        self, model: nn.Module, sentence: str, *, layer: int, options: SearchOptions
+    ) -> tuple[Tensor, list[str], list[str], str]:
+        """(weights (H, T, S), source tokens, output tokens, the translation) of `sentence`."""
+        ...
+
+
+__all__ = ["Classifies", "DrawsAttention", "Generates", "Translates"]
