@@ -178,7 +178,7 @@ def _train(
                 f"{task.name!r}, which fixes {k}={data_fields[k]!r}"
             )
         model_config = base.replace(**{**arch, **model_dict, **data_fields})
-        if model_config.arch != task.arch:
+        if not task.accepts(model_config.arch):
             raise AiaynError(
                 f"task {task.name!r} trains a {task.arch} model, not {model_config.arch}"
             )

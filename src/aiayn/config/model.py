@@ -12,11 +12,17 @@ from typing import Any, Literal
 
 from aiayn.config._base import ConfigBase, at_least, greater_than, in_range, one_of
 
-Arch = Literal["encoder-decoder", "decoder-only", "encoder-classifier"]
-ARCHS: tuple[str, ...] = ("encoder-decoder", "decoder-only", "encoder-classifier")
+Arch = Literal["encoder-decoder", "decoder-only", "encoder-classifier", "lstm-encoder-decoder"]
+ARCHS: tuple[str, ...] = (
+    "encoder-decoder",
+    "decoder-only",
+    "encoder-classifier",
+    "lstm-encoder-decoder",  # the recurrent baseline of aiayn.baselines
+)
 ACTIVATIONS: tuple[str, ...] = ("relu", "gelu", "gelu_tanh")
 POSITIONALS: tuple[str, ...] = ("sinusoidal", "learned")
 POOLINGS: tuple[str, ...] = ("cls", "mean", "max")
+RNN_ATTENTIONS: tuple[str, ...] = ("general", "dot", "additive")
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,9 @@ class ModelConfig(ConfigBase):
     n_classes: int = 2
     pooling: str = "cls"  # "cls": first token; "mean" / "max": over the real tokens
     pooler: bool = False  # BERT's tanh-dense layer on the pooled vector
+    # lstm-encoder-decoder only: the attention score, Luong et al. 2015's "general" (bilinear) or
+    # "dot", or Bahdanau et al. 2015's "additive"
+    rnn_attention: str = "general"
 
     def validate(self) -> None:
         for name in ("vocab_size", "d_model", "n_heads", "d_ff", "n_layers", "max_len"):
@@ -70,6 +79,7 @@ class ModelConfig(ConfigBase):
         one_of("activation", self.activation, ACTIVATIONS)
         one_of("positional", self.positional, POSITIONALS)
         one_of("pooling", self.pooling, POOLINGS)
+        one_of("rnn_attention", self.rnn_attention, RNN_ATTENTIONS)
         greater_than("layer_norm_eps", self.layer_norm_eps, 0.0)
         at_least("type_vocab_size", self.type_vocab_size, 0)
         if self.arch == "encoder-classifier":

@@ -13,8 +13,10 @@ from typing import Any, ClassVar
 
 from torch import nn
 
+from aiayn.baselines import BASELINE_INTERFACES, build_baseline
 from aiayn.config import ModelConfig, TrainConfig
 from aiayn.errors import AiaynError
+from aiayn.models import build_model
 from aiayn.tokenizers import BOS_ID, PAD_ID
 
 
@@ -56,9 +58,15 @@ class Task:
         """Restore what `prepare` saved (the tokenizer), for a trained run."""
         raise NotImplementedError
 
-    def build_model(self, config: ModelConfig) -> nn.Module:
-        from aiayn.models import build_model
+    def accepts(self, arch: str) -> bool:
+        """Whether the task can train a model of `arch`: its own, or a baseline with the same
+        interface (an encoder-decoder task trains the LSTM encoder-decoder too)."""
+        return arch == self.arch or BASELINE_INTERFACES.get(arch) == self.arch
 
+    def build_model(self, config: ModelConfig) -> nn.Module:
+        """A freshly initialised model of `config` (one of ours, or a baseline)."""
+        if config.arch in BASELINE_INTERFACES:
+            return build_baseline(config)
         return build_model(config)
 
     # -- training -------------------------------------------------------------------------
