@@ -8,27 +8,19 @@ to install when it is missing.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from torch import Tensor, nn
 
 from aiayn.config import ModelConfig
-from aiayn.errors import AiaynError
+from aiayn.interop._hf_files import require_transformers
 
 EXTRA_HINT = 'pip install "aiayn[pretrained]"'
 
 
 def transformers_module() -> Any:
-    """The `transformers` module, offline (the model comes from a local folder), or a one-line
-    error saying which extra to install."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        import transformers
-    except ImportError:
-        raise AiaynError(f"--backend hf needs Hugging Face transformers: {EXTRA_HINT}") from None
-    transformers.logging.set_verbosity_error()  # "newly initialized classifier" is expected
-    return transformers
+    """The `transformers` module for `--backend hf`, or a one-line error naming the extra."""
+    return require_transformers("--backend hf", extra="pretrained")
 
 
 class HFClassifier(nn.Module):
