@@ -60,8 +60,8 @@ class EosSteered(nn.Module):
         logits[..., EOS] += self.rule(tokens, positions)
         return logits
 
-    def new_cache(self) -> DecoderCache:
-        return self.model.new_cache()
+    def new_cache(self, capacity: int | None = None) -> DecoderCache:
+        return self.model.new_cache(capacity)
 
     def encode(self, src: Tensor) -> tuple[Tensor, Tensor]:
         return self.model.encode(src)

@@ -52,3 +52,6 @@ class RecurrentDecoderCache:
             self.feed = self.feed.index_select(0, index)
         if self.keys is not None:
             self.keys = self.keys.index_select(0, index)
+
+    def select_memory(self, index: Tensor) -> None:
+        """Nothing to do: the keys are kept per decoder row, and `reorder` follows those."""

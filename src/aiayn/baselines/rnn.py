@@ -215,9 +215,14 @@ class LSTMEncoderDecoder(nn.Module):
         """(B, T) target ids (shifted right, starting with BOS) -> (B, T, V) logits.
 
         With a `cache`, `tgt` holds only the new positions and decoding resumes from the cached
-        state. Target padding needs no mask: targets are right-padded and the recurrence only
-        looks back, so padding never reaches a real position's output.
+        state. `memory` may hold one row per group of G consecutive target rows (the beams of one
+        source); each row then gets its own copy. Target padding needs no mask: targets are
+        right-padded and the recurrence only looks back, so padding never reaches a real
+        position's output.
         """
+        if memory.size(0) < tgt.size(0):  # beams sharing their source's memory: one copy each
+            G = tgt.size(0) // memory.size(0)
+            memory, src_mask = memory.repeat_interleave(G, 0), src_mask.repeat_interleave(G, 0)
         mask = src_mask[:, 0, 0]  # (B, 1, 1, S) -> (B, S)
         if cache is None or cache.state is None:
             state = self.initial_state(memory, mask)
@@ -236,7 +241,9 @@ class LSTMEncoderDecoder(nn.Module):
         memory, src_mask = self.encode(src)
         return self.decode(tgt, memory, src_mask)
 
-    def new_cache(self) -> RecurrentDecoderCache:
+    def new_cache(self, capacity: int | None = None) -> RecurrentDecoderCache:
+        """An empty recurrent state; `capacity` is accepted for the decoders' sake and unused
+        (an LSTM's state has the same size whatever the length)."""
         return RecurrentDecoderCache()
 
     def initial_state(self, memory: Tensor, mask: Tensor) -> State:

@@ -2,7 +2,7 @@
 
 Notation used in the shape comments:
     B  batch (sources)      A  sources still searching (A <= B)      K  beam size
-    S  source length        D  d_model                               V  target vocabulary size
+    N  n_best               L  the longest output allowed            V  target vocabulary size
 
 Every active source keeps K live hypotheses, scored by their summed log-probabilities. At each step
 the K * V extensions of a source are ranked and the best 2K kept: at most K of them end in EOS (one
@@ -16,6 +16,10 @@ and the K best non-EOS candidates become the next live beams; the KV cache follo
 score normalised at the current length, or at its length limit (its real length + 50, capped by
 the model's `max_len`), where the live beams are finished as they are. Stopped sources leave the
 batch, so the others decode faster.
+
+All the bookkeeping is tensors on the model's device: the live beams' tokens (A, K, L), and per
+source the N best finished hypotheses so far (`_Finished`), merged with each step's candidates by
+one `topk`. The host learns only once a step whether some source has stopped.
 
 That stopping test is exact for alpha = 0 (log-probabilities only fall as a hypothesis grows).
 For alpha > 0 a live beam might still overtake the finished one, since lp grows with length; the
@@ -37,6 +41,7 @@ from aiayn.models.encoder_decoder import EncoderDecoder
 
 PAPER_BEAM = SearchOptions(beam_size=4, alpha=0.6)  # section 6.1
 GREEDY_OPTIONS = SearchOptions()
+NEG_INF = float("-inf")
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,67 @@ def length_penalty(length: int, *, alpha: float) -> float:
     return ((5.0 + length) / 6.0) ** alpha
 
 
+@dataclass
+class _Finished:
+    """Per source, the N best finished hypotheses so far, best first (score -inf: none yet).
+
+    tokens (A, N, L) generated ids (without BOS and EOS; only the first `length` count),
+    score (A, N) log_prob / lp, log_prob (A, N), length (A, N), ended (A, N) bool.
+    """
+
+    tokens: Tensor
+    score: Tensor
+    log_prob: Tensor
+    length: Tensor
+    ended: Tensor
+
+    @classmethod
+    def empty(cls, A: int, N: int, L: int, device: torch.device) -> _Finished:
+        return cls(
+            tokens=torch.zeros(A, N, L, dtype=torch.long, device=device),
+            score=torch.full((A, N), NEG_INF, device=device),
+            log_prob=torch.full((A, N), NEG_INF, device=device),
+            length=torch.zeros(A, N, dtype=torch.long, device=device),
+            ended=torch.zeros(A, N, dtype=torch.bool, device=device),
+        )
+
+    def merge(self, new: _Finished) -> None:
+        """Keep the N best of these and `new` (A, M candidates; score -inf for none)."""
+        N = self.score.size(1)
+        score = torch.cat([self.score, new.score], dim=1)  # (A, N + M)
+        best = score.topk(N, dim=1).indices  # (A, N), best first
+        self.score = score.gather(1, best)
+        self.log_prob = torch.cat([self.log_prob, new.log_prob], dim=1).gather(1, best)
+        self.length = torch.cat([self.length, new.length], dim=1).gather(1, best)
+        self.ended = torch.cat([self.ended, new.ended], dim=1).gather(1, best)
+        tokens = torch.cat([self.tokens, new.tokens], dim=1)  # (A, N + M, L)
+        self.tokens = tokens.gather(1, best[..., None].expand(-1, -1, tokens.size(2)))
+
+    def rows(self, keep: Tensor) -> _Finished:
+        """The sources `keep` (a bool mask or an index) selects."""
+        return _Finished(
+            *(t[keep] for t in (self.tokens, self.score, self.log_prob, self.length, self.ended))
+        )
+
+    def hypotheses(self) -> list[list[Hypothesis]]:
+        """Per source, its finished hypotheses as Python objects (one copy to the host)."""
+        tokens, score = self.tokens.tolist(), self.score.tolist()
+        log_prob, length, ended = self.log_prob.tolist(), self.length.tolist(), self.ended.tolist()
+        return [
+            [
+                Hypothesis(tokens[a][j][: length[a][j]], score[a][j], log_prob[a][j], ended[a][j])
+                for j in range(len(score[a]))
+                if score[a][j] > NEG_INF
+            ]
+            for a in range(len(score))
+        ]
+
+
+def _pick(tokens: Tensor, beams: Tensor) -> Tensor:
+    """tokens (A, K, L), beams (A, M) beam indices -> (A, M, L) those beams' tokens."""
+    return tokens.gather(1, beams[..., None].expand(-1, -1, tokens.size(2)))
+
+
 @torch.inference_mode()
 def beam_search(
     model: EncoderDecoder,
@@ -84,33 +150,35 @@ def beam_search(
     """
     check_source(src)
     warn_if_training(model)
-    beam_size, alpha, n_best = options.beam_size, options.alpha, options.n_best
-    max_len, use_cache = options.max_len, options.use_cache
+    K, N, alpha = options.beam_size, options.n_best, options.alpha
     device = src.device
-    B, K = src.size(0), beam_size
+    B = src.size(0)
     limits = output_length_limits(
-        src, pad_id=model.config.pad_id, model_max_len=model.config.max_len, max_len=max_len
+        src, pad_id=model.config.pad_id, model_max_len=model.config.max_len, max_len=options.max_len
     )  # (B,)
+    L = int(limits.max())
+    # The beams of a source sit next to each other: decoder row a*K + k is beam k of source a.
+    # They share the source's memory (one row per source): its keys and values are projected
+    # once and change only when a source stops, not whenever the beams reorder.
     memory, src_mask = model.encode(src)  # (B, S, D), (B, 1, 1, S)
-    # The beams of a source sit next to each other: row b*K + k is beam k of source b.
-    memory = memory.repeat_interleave(K, dim=0)  # (B, S, D) -> (B*K, S, D)
-    src_mask = src_mask.repeat_interleave(K, dim=0)  # (B, 1, 1, S) -> (B*K, 1, 1, S)
-    cache = model.new_cache() if use_cache else None
+    cache = model.new_cache(capacity=L) if options.use_cache else None
 
-    prefix = torch.full((B * K, 1), bos_id, dtype=torch.long, device=device)  # (A*K, step)
+    alive = torch.zeros(B, K, L, dtype=torch.long, device=device)  # (A, K, L) generated ids
+    bos = torch.full((B * K, 1), bos_id, dtype=torch.long, device=device)
     # Only beam 0 is live at first, so the first step does not pick the same token K times.
-    scores = torch.full((B, K), float("-inf"), device=device)  # (A, K) summed log-probs
+    scores = torch.full((B, K), NEG_INF, device=device)  # (A, K) summed log-probs
     scores[:, 0] = 0.0
+    finished = _Finished.empty(B, N, L, device)  # of the active sources
+    results = _Finished.empty(B, N, L, device)  # of every source, filled as each one stops
     active = torch.arange(B, device=device)  # (A,) which source each active row is
-    finished: list[list[Hypothesis]] = [[] for _ in range(B)]
-    # Per source, the score a live beam must beat: the n_best-th best finished one (or -inf).
-    threshold = torch.full((B,), float("-inf"), device=device)
+    rank = torch.arange(2 * K, device=device)
 
-    step = 0
-    while True:
-        step += 1
+    for step in range(1, L + 1):
         A = active.numel()
-        new = prefix[:, -1:] if cache is not None else prefix  # (A*K, 1) or (A*K, step)
+        if cache is not None:  # the newest input of each beam: BOS, then its last token
+            new = bos[: A * K] if step == 1 else alive[:, :, step - 2].reshape(A * K, 1)
+        else:  # the whole input so far: BOS and the generated tokens, (A*K, step)
+            new = torch.cat([bos[: A * K], alive[:, :, : step - 1].reshape(A * K, -1)], dim=1)
         logits = model.decode(new, memory, src_mask, cache=cache)[:, -1]  # (A*K, V)
         log_probs = F.log_softmax(logits.float(), dim=-1)
         V = log_probs.size(-1)
@@ -121,7 +189,6 @@ def beam_search(
         parent = top_index // V  # (A, 2K) the beam each candidate extends
         token = top_index % V  # (A, 2K)
         is_eos = token == eos_id
-        rank = torch.arange(2 * K, device=device)
 
         # Live beams: the K best candidates that do not end in EOS (sorted: EOS ones go last).
         order = (is_eos.long() * 2 * K + rank).argsort(dim=1)[:, :K]  # (A, K)
@@ -129,47 +196,54 @@ def beam_search(
         live_parent = parent.gather(1, order)
         live_token = token.gather(1, order)
 
+        # Finished this step: EOS among the first K candidates, and at the length limit the
+        # live beams as they are.
         lp = length_penalty(step, alpha=alpha)
         at_limit = limits[active] <= step  # (A,)
-        new_finished = is_eos & (rank < K) & torch.isfinite(top_scores)  # (A, 2K)
-        touched: set[int] = set()
-        for a, r in new_finished.nonzero().tolist():  # a few per step: finished bookkeeping
-            row = a * K + int(parent[a, r])
-            s = float(top_scores[a, r])
-            hyp = Hypothesis(tokens=prefix[row, 1:].tolist(), score=s / lp, log_prob=s, ended=True)
-            finished[int(active[a])].append(hyp)
-            touched.add(int(active[a]))
-        for a in at_limit.nonzero().flatten().tolist():  # out of length: finish the live beams
-            for j in range(K):
-                s = float(live_scores[a, j])
-                if s == float("-inf"):
-                    continue
-                row = a * K + int(live_parent[a, j])
-                tokens = prefix[row, 1:].tolist() + [int(live_token[a, j])]
-                finished[int(active[a])].append(
-                    Hypothesis(tokens=tokens, score=s / lp, log_prob=s, ended=False)
+        ends = is_eos & (rank < K) & torch.isfinite(top_scores)  # (A, 2K)
+        cut = at_limit[:, None] & torch.isfinite(live_scores)  # (A, K)
+        cut_tokens = _pick(alive, live_parent)  # (A, K, L)
+        cut_tokens[:, :, step - 1] = live_token
+        finished.merge(
+            _Finished(
+                tokens=torch.cat([_pick(alive, parent), cut_tokens], dim=1),  # (A, 3K, L)
+                score=torch.cat(
+                    [
+                        top_scores.masked_fill(~ends, NEG_INF),
+                        live_scores.masked_fill(~cut, NEG_INF),
+                    ],
+                    dim=1,
                 )
-            touched.add(int(active[a]))
-        for i in touched:
-            finished[i].sort(key=lambda h: h.score, reverse=True)
-            if len(finished[i]) >= n_best:
-                threshold[i] = finished[i][n_best - 1].score
-
+                / lp,
+                log_prob=torch.cat([top_scores, live_scores], dim=1),
+                length=torch.cat(
+                    [torch.full_like(token, step - 1), torch.full_like(live_token, step)], dim=1
+                ),
+                ended=torch.cat([ends, torch.zeros_like(cut)], dim=1),
+            )
+        )
         # A source is done when no live beam beats its n_best-th finished hypothesis.
-        done = at_limit | (threshold[active] >= live_scores[:, 0] / lp)  # (A,)
-        keep = ~done
-        if not bool(keep.any()):
-            break
-        rows = (torch.arange(A, device=device)[:, None] * K + live_parent)[keep].view(-1)  # (A'*K,)
-        prefix = torch.cat([prefix.index_select(0, rows), live_token[keep].view(-1, 1)], dim=1)
-        scores = live_scores[keep]  # (A', K)
-        if cache is not None:
-            cache.reorder(rows)  # follow each live beam's parent; drop the finished sources
-        kept_rows = keep.repeat_interleave(K)  # (A*K,)
-        memory, src_mask = memory[kept_rows], src_mask[kept_rows]
-        active = active[keep]
+        done = at_limit | (finished.score[:, N - 1] >= live_scores[:, 0] / lp)  # (A,)
 
-    return [hyps[:n_best] for hyps in finished]
+        alive = _pick(alive, live_parent)  # (A, K, L): each live beam continues its parent
+        alive[:, :, step - 1] = live_token
+        scores = live_scores
+        rows = torch.arange(A, device=device)[:, None] * K + live_parent  # (A, K) cache rows
+        if bool(done.any()):  # the one host synchronisation of a step
+            stopped = done.nonzero().squeeze(1)
+            for name in ("tokens", "score", "log_prob", "length", "ended"):
+                getattr(results, name)[active[stopped]] = getattr(finished, name)[stopped]
+            keep = ~done
+            if not bool(keep.any()):
+                break
+            alive, scores, rows, active = alive[keep], scores[keep], rows[keep], active[keep]
+            finished = finished.rows(keep)
+            memory, src_mask = memory[keep], src_mask[keep]
+            if cache is not None:
+                cache.select_memory(keep.nonzero().squeeze(1))
+        if cache is not None:
+            cache.reorder(rows.reshape(-1))  # follow each live beam's parent; drop stopped ones
+    return [hyps[:N] for hyps in results.hypotheses()]
 
 
 def beam_decode(

@@ -90,15 +90,18 @@ def _greedy(
         src, pad_id=pad_id, model_max_len=model.config.max_len, max_len=max_len
     )  # (B,)
     memory, src_mask = model.encode(src)  # (B, S, D), (B, 1, 1, S)
-    cache = model.new_cache() if use_cache else None
+    steps = int(limits.max())
+    cache = model.new_cache(capacity=steps) if use_cache else None
 
-    prefix = torch.full((B, 1), bos_id, dtype=torch.long, device=src.device)  # (B, 1): BOS
+    # The decoder's inputs: BOS, then each step's token. With the cache a step reads only the
+    # newest column; without it, the whole prefix so far.
+    inputs = torch.full((B, steps), bos_id, dtype=torch.long, device=src.device)  # (B, L)
     done = torch.zeros(B, dtype=torch.bool, device=src.device)
     ended = torch.zeros(B, dtype=torch.bool, device=src.device)
     step_tokens: list[Tensor] = []
     step_logits: list[Tensor] = []
-    for step in range(1, int(limits.max()) + 1):
-        new = prefix[:, -1:] if cache is not None else prefix  # (B, 1) or (B, step)
+    for step in range(1, steps + 1):
+        new = inputs[:, step - 1 : step] if cache is not None else inputs[:, :step]  # (B, T)
         logits = model.decode(new, memory, src_mask, cache=cache)[:, -1]  # (B, T, V) -> (B, V)
         token = logits.argmax(dim=-1)  # (B,)
         token = token.masked_fill(done, pad_id)  # stopped rows are fed padding
@@ -107,9 +110,9 @@ def _greedy(
         is_eos = (token == eos_id) & ~done
         ended |= is_eos
         done |= is_eos | (limits <= step)
-        if bool(done.all()):
+        if step == steps or bool(done.all()):
             break
-        prefix = torch.cat([prefix, token[:, None]], dim=1)  # (B, step) -> (B, step + 1)
+        inputs[:, step] = token
 
     tokens = torch.stack(step_tokens, dim=1)  # L x (B,) -> (B, L)
     sequences = []

@@ -119,19 +119,23 @@ def _generate(
 ) -> tuple[Tensor, Tensor]:
     """The sampling loop of `generate_with_logits`, under inference mode, arguments checked."""
     window = model.config.max_len
-    B = prompt_ids.size(0)
-    tokens = prompt_ids
-    cache = model.new_cache() if o.use_cache else None
-    pending = tokens  # what the cache has not seen yet: first the prompt, then one token a step
+    B, T = prompt_ids.shape
+    # The prompt and every new token, written in place; `length` of them are filled so far.
+    tokens = prompt_ids.new_full((B, T + o.max_new_tokens), model.config.pad_id)  # (B, T + N)
+    tokens[:, :T] = prompt_ids
+    length = T
+    capacity = min(T + o.max_new_tokens, window)
+    cache = model.new_cache(capacity=capacity) if o.use_cache else None
+    pending = prompt_ids  # what the cache has not seen yet: first the prompt, then one token
     done = torch.zeros(B, dtype=torch.bool, device=tokens.device)
     step_logits: list[Tensor] = []
     suppress = torch.tensor(o.suppress_ids, dtype=torch.long, device=tokens.device)
     for step in range(o.max_new_tokens):
-        if cache is not None and tokens.size(1) <= window:
+        if cache is not None and length <= window:
             logits = model(pending, cache=cache)[:, -1]  # (B, T_new, V) -> (B, V)
         else:
             cache = None  # past max_len the window slides; the cache can no longer be used
-            logits = model(tokens[:, -window:])[:, -1]  # (B, <= max_len, V) -> (B, V)
+            logits = model(tokens[:, max(0, length - window) : length])[:, -1]  # (B, V)
         allowed = logits.index_fill(1, suppress, float("-inf")) if o.suppress_ids else logits
         if step == 0 and o.first_token_ids is not None:
             only = torch.full_like(allowed, float("-inf"))
@@ -148,8 +152,9 @@ def _generate(
             token = token.masked_fill(done, model.config.pad_id)
             done |= token == o.eos_id
         step_logits.append(logits)
-        pending = token[:, None]  # (B,) -> (B, 1)
-        tokens = torch.cat([tokens, pending], dim=1)  # (B, L) -> (B, L + 1)
+        tokens[:, length] = token
+        pending = tokens[:, length : length + 1]  # (B, 1)
+        length += 1
         if o.eos_id is not None and bool(done.all()):
             break
     if step_logits:
@@ -157,7 +162,7 @@ def _generate(
     else:
         V = model.config.vocab_size
         logits = torch.empty(B, 0, V, device=tokens.device)
-    return tokens, logits  # (B, T + N), (B, N, V)
+    return tokens[:, :length], logits  # (B, T + N), (B, N, V)
 
 
 def generate(

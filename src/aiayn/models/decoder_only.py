@@ -48,5 +48,6 @@ class DecoderOnlyLM(nn.Module):
         x = self.decoder(x, self_mask=mask, cache=cache, need_weights=need_weights)
         return self.generator(x)
 
-    def new_cache(self) -> DecoderCache:
-        return self.decoder.new_cache()
+    def new_cache(self, capacity: int | None = None) -> DecoderCache:
+        """An empty KV cache for `capacity` positions (it grows if decoding goes further)."""
+        return self.decoder.new_cache(capacity)

@@ -78,5 +78,6 @@ class EncoderDecoder(nn.Module):
         memory, src_mask = self.encode(src)
         return self.decode(tgt, memory, src_mask)
 
-    def new_cache(self) -> DecoderCache:
-        return self.decoder.new_cache()
+    def new_cache(self, capacity: int | None = None) -> DecoderCache:
+        """An empty KV cache for `capacity` positions (it grows if decoding goes further)."""
+        return self.decoder.new_cache(capacity)

@@ -69,6 +69,8 @@ def fast_scaled_dot_product_attention(
 
     Only the output is returned: the fused kernels never materialise the weights.
     """
+    if causal and q.size(-2) == 1:
+        causal = False  # one query, the newest position: every key is in its past
     if causal and (mask is not None or q.size(-2) != k.size(-2)):
         # torch's is_causal aligns the triangle to the top-left corner; ours aligns to the end of
         # the keys (cached decoding), so build the mask explicitly in those cases.
@@ -141,11 +143,15 @@ class MultiHeadAttention(nn.Module):
         cache: KVCache | None = None,
         need_weights: bool = False,
     ) -> Tensor:
-        """query: (B, T, D); key_value: (B, S, D), or None for self-attention. Returns (B, T, D).
+        """query: (B, T, D); key_value: (B', S, D), or None for self-attention. Returns (B, T, D).
 
         With a `cache`, self-attention appends this step's keys and values to the cached ones;
         cross-attention (`cache.static`) projects the encoder memory once and reuses it.
         `need_weights=True` takes the explicit path and keeps the weights in `self.last_weights`.
+
+        Cross-attention may have fewer key/value rows than queries, B = G * B': then each run of
+        G consecutive queries shares one memory (beam search: the G beams of one source), and
+        the memory is projected once for them instead of G times.
         """
         B, T, _ = query.shape
         source = query if key_value is None else key_value
@@ -153,19 +159,37 @@ class MultiHeadAttention(nn.Module):
         if cache is not None and cache.static and cache.k is not None:
             k, v = cache.k, cache.v  # encoder memory, projected on the first step
         else:
-            k = self._split_heads(self.w_k(source))  # (B, H, S, Dh)
-            v = self._split_heads(self.w_v(source))  # (B, H, S, Dh)
+            k = self._split_heads(self.w_k(source))  # (B', H, S, Dh)
+            v = self._split_heads(self.w_v(source))  # (B', H, S, Dh)
             if cache is not None:
-                k, v = cache.update(k, v)  # (B, H, S_past + S, Dh)
+                k, v = cache.update(k, v)  # (B', H, S_past + S, Dh)
+        G = B // k.size(0)
+        if G * k.size(0) != B or (G > 1 and causal):
+            raise ValueError(
+                f"{B} queries cannot share {k.size(0)} key/value rows (a shared memory is for "
+                "cross-attention, with a query count that is a multiple of the memory's)"
+            )
+        if G > 1:  # fold each group into the query length: (B, H, T, Dh) -> (B', H, G*T, Dh)
+            q = q.view(B // G, G, self.n_heads, T, self.d_k).transpose(1, 2)
+            q = q.reshape(B // G, self.n_heads, G * T, self.d_k)
         dropout_p = self.dropout if self.training else 0.0
         if need_weights:
             out, weights = scaled_dot_product_attention(
                 q, k, v, mask, causal=causal, dropout_p=dropout_p
             )
-            self.last_weights = weights.detach()
+            self.last_weights = _unfold(weights.detach(), G, T)
         else:
             out = fast_scaled_dot_product_attention(
                 q, k, v, mask, causal=causal, dropout_p=dropout_p
             )
+        out = _unfold(out, G, T)  # (B', H, G*T, Dh) -> (B, H, T, Dh)
         out = out.transpose(1, 2).reshape(B, T, self.d_model)  # (B, H, T, Dh) -> (B, T, D)
         return self.w_o(out)
+
+
+def _unfold(x: Tensor, G: int, T: int) -> Tensor:
+    """(B', H, G*T, X) -> (B' * G, H, T, X): the groups of queries back to their own rows."""
+    if G == 1:
+        return x
+    Bk, H, _, X = x.shape
+    return x.view(Bk, H, G, T, X).transpose(1, 2).reshape(Bk * G, H, T, X)

@@ -75,8 +75,11 @@ class Decoder(nn.Module):
         )
         self.norm = spec.final_norm()
 
-    def new_cache(self) -> DecoderCache:
-        return DecoderCache(len(self.layers), cross_attention=self.cross_attention)
+    def new_cache(self, capacity: int | None = None) -> DecoderCache:
+        """An empty cache for incremental decoding, allocated for `capacity` positions."""
+        return DecoderCache(
+            len(self.layers), cross_attention=self.cross_attention, capacity=capacity
+        )
 
     def forward(
         self,
