@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from aiayn.data.download import REMOTE_FILES, RemoteFile, cache_dir, data_path, sha256_of
+from aiayn.data.download import (
+    RemoteFile,
+    cache_dir,
+    data_path,
+    find_local,
+    sha256_of,
+)
 from aiayn.errors import DataNotFoundError
 
 HELLO = b"hello, world\n"
@@ -184,10 +190,25 @@ def test_cache_dir_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert cache_dir() == tmp_path / "mine"
 
 
-def test_table_hashes_match_local_copies(shared_data_dir: Path) -> None:
-    """The SHA-256 table is that of the upstream files, which the local copies are."""
-    for (dataset, filename), remote in REMOTE_FILES.items():
-        assert sha256_of(shared_data_dir / dataset / filename) == remote.sha256, filename
+def test_sha256_of_is_hashlib_sha256(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(HELLO)
+    assert sha256_of(tmp_path / "f") == _sha(HELLO)
+
+
+def test_find_local_tries_every_name_in_one_folder_before_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    explicit, env = tmp_path / "explicit", tmp_path / "env"
+    (explicit / "toy").mkdir(parents=True)
+    (env / "toy").mkdir(parents=True)
+    (explicit / "toy" / "short.gz").write_text("explicit")
+    (env / "toy" / "upstream.txt").write_text("env")
+    monkeypatch.setenv("AIAYN_DATA_DIR", str(env))
+    monkeypatch.setenv("AIAYN_CACHE_DIR", str(tmp_path / "cache"))
+    names = ["upstream.txt", "short.gz"]
+    assert find_local("toy", names, data_dir=explicit) == explicit / "toy" / "short.gz"
+    assert find_local("toy", names) == env / "toy" / "upstream.txt"
+    assert find_local("toy", ["absent.txt"], data_dir=explicit) is None
 
 
 def test_unwritable_cache_is_data_not_found(

@@ -5,26 +5,27 @@
 2. the folder in the environment variable `AIAYN_DATA_DIR`, laid out the same way;
 3. the user cache, `$AIAYN_CACHE_DIR`, else `$XDG_CACHE_HOME/aiayn`, else `~/.cache/aiayn`;
 4. a download from the file's public home (table `REMOTE_FILES`) into the cache.
-A download goes to a temporary file next to its destination, is checked against the SHA-256 in
-the table, and only then renamed into place, so the cache never holds a partial or wrong file.
+Downloads go through pooch: it streams to a temporary file next to the destination, checks the
+SHA-256 in the table and only then moves the file into place, so the cache never holds a partial
+or wrong file. A file that lives inside a zip archive is unpacked with pooch's `Unzip` into a
+temporary folder and checked there before it moves into the cache; the archive is not kept.
 Local copies (1 and 2) are trusted as they are.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
+import re
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from http.client import HTTPException
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import BinaryIO
 
+import pooch
+import requests
+
+from aiayn.data.remote_files import REMOTE_FILES, RemoteFile
 from aiayn.errors import DataNotFoundError
 
 logger = logging.getLogger(__name__)
@@ -32,63 +33,6 @@ logger = logging.getLogger(__name__)
 DATA_DIR_ENV = "AIAYN_DATA_DIR"
 CACHE_DIR_ENV = "AIAYN_CACHE_DIR"
 DOWNLOAD_TIMEOUT_S = 60.0
-_CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """A file's public home: its URL, its SHA-256 and, for a zip archive, its path inside it."""
-
-    url: str
-    sha256: str
-    member: str | None = None
-
-
-_MULTI30K = "https://raw.githubusercontent.com/multi30k/dataset/master/data/task1/raw"
-_SST2_ZIP = "https://dl.fbaipublicfiles.com/glue/data/SST-2.zip"
-
-# (dataset, filename) -> public home. The hashes are those of the upstream files.
-REMOTE_FILES: dict[tuple[str, str], RemoteFile] = {
-    ("multi30k", "train.de.gz"): RemoteFile(
-        f"{_MULTI30K}/train.de.gz",
-        "726e39b2fa9eb9ffb6dc763fb35a179f80fae06ffc5d28b6ace5faa883de28a6",
-    ),
-    ("multi30k", "train.en.gz"): RemoteFile(
-        f"{_MULTI30K}/train.en.gz",
-        "d79cfa999dd4c51d2cb42499b6796d5a882c3a8a961923c25a898c90f8bbd56f",
-    ),
-    ("multi30k", "val.de.gz"): RemoteFile(
-        f"{_MULTI30K}/val.de.gz",
-        "f0cba2f995189cf5770f29a8a9a537a3ad3f51657ad873405082ff6863a5e75a",
-    ),
-    ("multi30k", "val.en.gz"): RemoteFile(
-        f"{_MULTI30K}/val.en.gz",
-        "14f7d25ddd868909a9213e361768460edcacdd6ab9d1e77b92560dc10c10dc28",
-    ),
-    ("multi30k", "test_2016_flickr.de.gz"): RemoteFile(
-        f"{_MULTI30K}/test_2016_flickr.de.gz",
-        "9204244e408ccb38d2a55cfcd344df15005fc42a07a6e55ca6c52b6ababb8cc8",
-    ),
-    ("multi30k", "test_2016_flickr.en.gz"): RemoteFile(
-        f"{_MULTI30K}/test_2016_flickr.en.gz",
-        "611d361c6334bc7246101d48097c13cf5c4413c5befc793cc629934359d532d9",
-    ),
-    ("tinyshakespeare", "input.txt"): RemoteFile(
-        "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
-        "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
-    ),
-    # SST-2 comes as one zip; its members are checked, the zip itself is not.
-    ("sst2", "train.tsv"): RemoteFile(
-        _SST2_ZIP,
-        "c75796b01672b41c38cd4b35f4ff1ade88ca79b7577f3926e01ff69739d85ec9",
-        member="SST-2/train.tsv",
-    ),
-    ("sst2", "dev.tsv"): RemoteFile(
-        _SST2_ZIP,
-        "f7271f7a919ea884ca8563e13ed03028aa44296d1f738c003af3142b9a2188f8",
-        member="SST-2/dev.tsv",
-    ),
-}
 
 
 def cache_dir() -> Path:
@@ -102,11 +46,22 @@ def cache_dir() -> Path:
 
 def sha256_of(path: str | Path) -> str:
     """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return pooch.file_hash(str(path), alg="sha256")
+
+
+def find_local(
+    dataset: str, filenames: Sequence[str], *, data_dir: str | Path | None = None
+) -> Path | None:
+    """The first of `<dataset>/<name>` for `name` in `filenames` found in `data_dir`, then
+    `$AIAYN_DATA_DIR`, then the cache (every name is tried in one folder before the next);
+    None if there is none. Never downloads."""
+    for root in (data_dir, os.environ.get(DATA_DIR_ENV), cache_dir()):
+        if root:
+            for name in filenames:
+                candidate = Path(root).expanduser() / dataset / name
+                if candidate.is_file():
+                    return candidate
+    return None
 
 
 def data_path(
@@ -122,21 +77,17 @@ def data_path(
     Raises DataNotFoundError, with a one-line message saying what to do, when the file is
     nowhere local and cannot be downloaded or fails its checksum.
     """
+    found = find_local(dataset, [filename], data_dir=data_dir)
+    if found is not None:
+        return found
     table = REMOTE_FILES if remote_files is None else remote_files
-    relative = Path(dataset) / filename
-    places: list[str] = []
-    for label, root in (("--data-dir", data_dir), (DATA_DIR_ENV, os.environ.get(DATA_DIR_ENV))):
-        if root:
-            candidate = Path(root).expanduser() / relative
-            if candidate.is_file():
-                return candidate
-            places.append(f"{label} {Path(root).expanduser()}")
     cache = cache_dir()
-    cached = cache / relative
-    if cached.is_file():
-        return cached
+    places = [
+        f"{label} {Path(root).expanduser()}"
+        for label, root in (("--data-dir", data_dir), (DATA_DIR_ENV, os.environ.get(DATA_DIR_ENV)))
+        if root
+    ]
     places.append(f"the cache {cache}")
-
     hint = f"set {DATA_DIR_ENV} or pass --data-dir to a folder holding {dataset}/{filename}"
     looked = ", ".join(places)
     remote = table.get((dataset, filename))
@@ -157,7 +108,7 @@ def data_path(
             f"cannot save {dataset}/{filename} into the cache {cache} ({error}); set "
             f"{CACHE_DIR_ENV} to a writable folder, or {hint}"
         ) from None
-    return cached
+    return cache / dataset / filename
 
 
 class _DownloadError(Exception):
@@ -172,92 +123,79 @@ def _fetch(
     cache: Path,
 ) -> None:
     """Download one file (or its zip, extracting every file of `dataset` the zip holds)."""
-    target = cache / dataset / filename
-    target.parent.mkdir(parents=True, exist_ok=True)
-    logger.info("downloading %s to %s", remote.url, target)
+    folder = cache / dataset
+    logger.info("downloading %s to %s", remote.url, folder / filename)
     if remote.member is None:
-        with _open_url(remote.url) as response:
-            _write_verified(response, target, remote.sha256, source=remote.url)
+        _retrieve(remote.url, remote.sha256, folder, filename, label=f"{dataset}/{filename}")
         return
 
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as tmp:
-        archive = Path(tmp) / "archive.zip"
-        with _open_url(remote.url) as response, open(archive, "wb") as out:
-            _copy(response, out)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".download-") as tmp:
+        unpacked = Path(tmp) / "unpacked"
+        files = _retrieve(
+            remote.url, None, Path(tmp), "archive.zip", unzip_to=unpacked, label=remote.url
+        )
+        members = {Path(f).relative_to(unpacked).as_posix(): Path(f) for f in files}
         # The other files of the same archive come along, so the zip is fetched once.
-        wanted = {
-            key: entry
-            for key, entry in table.items()
-            if entry.url == remote.url and entry.member is not None and key[0] == dataset
-        }
-        try:
-            with zipfile.ZipFile(archive) as zf:
-                for (_, name), entry in wanted.items():
-                    dest = cache / dataset / name
-                    if name != filename and dest.is_file():
-                        continue
-                    member = _find_member(zf, entry.member)
-                    with zf.open(member) as src:
-                        _write_verified(src, dest, entry.sha256, source=f"{remote.url}:{member}")
-        except (zipfile.BadZipFile, KeyError) as error:
-            raise _DownloadError(f"bad archive: {error}") from None
+        for (name_dataset, name), entry in table.items():
+            if entry.url != remote.url or entry.member is None or name_dataset != dataset:
+                continue
+            dest = folder / name
+            if name != filename and dest.is_file():
+                continue
+            member = _find_member(members, entry.member)
+            actual = sha256_of(members[member])
+            if actual != entry.sha256:
+                raise _mismatch(f"{dataset}/{name}", f"{remote.url}:{member}", entry.sha256, actual)
+            os.replace(members[member], dest)
 
 
-def _open_url(url: str) -> BinaryIO:
+def _retrieve(
+    url: str,
+    sha256: str | None,
+    folder: Path,
+    fname: str,
+    *,
+    label: str,
+    unzip_to: Path | None = None,
+) -> list[str]:
+    """pooch.retrieve into `folder/fname`, checked against `sha256` (None: not checked); with
+    `unzip_to`, the archive is unpacked there and the unpacked files are returned."""
+    processor = pooch.Unzip(extract_dir=str(unzip_to)) if unzip_to is not None else None
+    downloader = pooch.HTTPDownloader(progressbar=False, timeout=DOWNLOAD_TIMEOUT_S)
+    known_hash = None if sha256 is None else f"sha256:{sha256}"
     try:
-        return urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S)
-    except urllib.error.HTTPError as error:
-        raise _DownloadError(f"HTTP {error.code} {error.reason}") from None
-    except urllib.error.URLError as error:
-        raise _DownloadError(str(error.reason)) from None
-    except (OSError, HTTPException, ValueError) as error:
-        raise _DownloadError(str(error) or type(error).__name__) from None
+        result = pooch.retrieve(
+            url, known_hash, fname=fname, path=folder, processor=processor, downloader=downloader
+        )
+    except requests.RequestException as error:  # before OSError: it is one
+        raise _DownloadError(" ".join(str(error).split()) or type(error).__name__) from None
+    except zipfile.BadZipFile as error:
+        raise _DownloadError(f"bad archive: {error}") from None
+    except ValueError as error:  # pooch's checksum mismatch; it has deleted the download
+        got = re.search(r"but got ([0-9a-fA-F]{64})", str(error))
+        if got is None or sha256 is None:
+            raise _DownloadError(str(error)) from None
+        raise _mismatch(label, url, sha256, got.group(1)) from None
+    return result if isinstance(result, list) else [result]
 
 
-def _copy(src: BinaryIO, dst: BinaryIO, on_chunk: Callable[[bytes], object] | None = None) -> None:
-    """Stream `src` into `dst`; a failed read is a download error, a failed write is not."""
-    while True:
-        try:
-            chunk = src.read(_CHUNK)
-        except (OSError, HTTPException) as error:
-            raise _DownloadError(str(error) or type(error).__name__) from None
-        if not chunk:
-            return
-        dst.write(chunk)
-        if on_chunk is not None:
-            on_chunk(chunk)
+def _mismatch(label: str, source: str, expected: str, actual: str) -> DataNotFoundError:
+    return DataNotFoundError(
+        f"checksum mismatch for {label} downloaded from {source}: expected sha256 {expected}, "
+        f"got {actual}; the file was not kept"
+    )
 
 
-def _find_member(zf: zipfile.ZipFile, member: str) -> str:
+def _find_member(members: Mapping[str, Path], member: str) -> str:
     """`member`, or failing that the shallowest member with the same file name."""
-    names = zf.namelist()
-    if member in names:
+    if member in members:
         return member
     base = member.rsplit("/", 1)[-1]
-    same = sorted((n for n in names if n.rsplit("/", 1)[-1] == base), key=lambda n: n.count("/"))
+    same = sorted((n for n in members if n.rsplit("/", 1)[-1] == base), key=lambda n: n.count("/"))
     if not same:
-        raise KeyError(f"no {member} in the archive")
+        raise _DownloadError(f"bad archive: no {member} in it")
     return same[0]
 
 
-def _write_verified(src: BinaryIO, target: Path, sha256: str, *, source: str) -> None:
-    """Stream `src` into `target` atomically, keeping it only if its SHA-256 is `sha256`."""
-    digest = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            _copy(src, out, digest.update)
-        actual = digest.hexdigest()
-        if actual != sha256:
-            raise DataNotFoundError(
-                f"checksum mismatch for {target.parent.name}/{target.name} downloaded from "
-                f"{source}: expected sha256 {sha256}, got {actual}; the file was not kept"
-            )
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-__all__ = ["REMOTE_FILES", "RemoteFile", "cache_dir", "data_path", "sha256_of"]
+__all__ = ["REMOTE_FILES", "RemoteFile", "cache_dir", "data_path", "find_local", "sha256_of"]
