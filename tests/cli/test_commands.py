@@ -1,31 +1,21 @@
-"""Bad input ends with one line, `aiayn: error: ...`, and exit code 2, never a traceback."""
+"""The subcommands end to end, and how `main` reports: bad input ends with one line,
+`aiayn: error: ...`, and exit code 2, never a traceback."""
 
+import json
 import subprocess
 import sys
 
 import pytest
 
-from aiayn.app.train import TrainRequest, train
 from aiayn.cli import main
+from aiayn.cli.launcher import LAUNCHED_ENV, WorkerFailedError
+from aiayn.errors import AiaynError, DataNotFoundError
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runs")
-
-    small = [
-        "d_model=16",
-        "n_heads=2",
-        "d_ff=32",
-        "max_steps=5",
-        "n_train=64",
-        "n_val=16",
-        "eval_every=5",
-        "batch_size=16",
-    ]
-    for task in ("reverse", "reverse-lm"):
-        train(TrainRequest(task=task, out=root / task, device="cpu", sets=small))
-    return root
+@pytest.fixture
+def runs(toy_runs):
+    """`reverse` and `reverse-lm`, trained once for the session (tests/conftest.py)."""
+    return toy_runs
 
 
 def _error(capsys, argv) -> str:
@@ -66,6 +56,8 @@ def test_run_directory_of_the_wrong_kind(capsys, runs):
     assert "'reverse' run" in msg and "needs a language model" in msg
     msg = _error(capsys, ["translate", str(runs / "reverse-lm")])
     assert "'reverse-lm' run" in msg and "translates" in msg
+    msg = _error(capsys, ["classify", str(runs / "reverse")])
+    assert "'reverse' run" in msg and "classification task" in msg
 
 
 def test_existing_run_is_not_overwritten(capsys, runs):
@@ -87,6 +79,95 @@ def test_unknown_symbol_in_prompt(capsys, runs):
     )
 
 
+def test_fsdp_on_cpu_and_a_bad_nproc_are_clear_errors(capsys, tmp_path):
+    base = ["train", "reverse", "--device", "cpu", "--out", str(tmp_path / "run")]
+    assert "needs CUDA" in _error(capsys, [*base, "--fsdp"])
+    assert "needs CUDA" in _error(capsys, [*base, "--fsdp", "--nproc", "2"])
+    assert "--nproc must be at least 1" in _error(capsys, [*base, "--nproc", "0"])
+
+
+def test_nproc_settles_bad_settings_before_starting_processes(capsys, tmp_path, monkeypatch):
+    def launch(nproc, argv):
+        raise AssertionError("processes were started for settings every one of them rejects")
+
+    monkeypatch.setattr("aiayn.cli.launcher.launch", launch)
+    argv = ["train", "reverse", "--out", str(tmp_path / "r"), "--nproc", "2", "--set", "bogus=1"]
+    assert "bogus" in _error(capsys, argv)
+
+
+def test_average_names_the_checkpoints_it_averaged(capsys, runs, tmp_path):
+    import shutil
+
+    run = tmp_path / "reverse"
+    shutil.copytree(runs / "reverse", run)  # `average` writes into the run
+    assert main(["average", str(run), "--last", "1"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out == f"averaged step-0000005 -> {run / 'averaged.safetensors'}"
+    assert "fewer than --last 9" in _error(capsys, ["average", str(run), "--last", "9"])
+
+
+# -------------------------------------------------------------------- how main reports errors
+@pytest.mark.parametrize(
+    "error",
+    [
+        AiaynError("the run is broken"),
+        DataNotFoundError("the run is broken"),
+        ValueError("the run is broken"),
+        FileNotFoundError("the run is broken"),
+    ],
+)
+def test_a_user_error_in_a_command_is_one_line_and_exit_2(capsys, monkeypatch, error):
+    def cmd_eval(args):
+        raise error
+
+    monkeypatch.setattr("aiayn.cli.commands.cmd_eval", cmd_eval)
+    assert _error(capsys, ["eval", "RUN"]) == "aiayn: error: the run is broken"
+
+
+def test_a_failed_worker_gives_its_own_exit_code(capsys, monkeypatch):
+    def cmd_eval(args):
+        raise WorkerFailedError("rank 1 was killed by SIGKILL", 137)
+
+    monkeypatch.setattr("aiayn.cli.commands.cmd_eval", cmd_eval)
+    assert main(["eval", "RUN"]) == 137
+    assert capsys.readouterr().err == "aiayn: error: rank 1 was killed by SIGKILL\n"
+
+
+def test_a_worker_hands_its_error_to_the_launcher_and_prints_nothing(capsys, monkeypatch, tmp_path):
+    error_file = tmp_path / "error.json"
+    monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", str(error_file))
+    monkeypatch.setenv(LAUNCHED_ENV, "1")
+    assert main(["train", "nope"]) == 2
+    assert capsys.readouterr().err == ""
+    assert json.loads(error_file.read_text())["message"].startswith("unknown task 'nope'")
+
+
+def test_under_plain_torchrun_only_rank_0_prints(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCHELASTIC_ERROR_FILE", str(tmp_path / "error.json"))
+    monkeypatch.delenv(LAUNCHED_ENV, raising=False)
+    monkeypatch.setenv("RANK", "1")
+    assert main(["train", "nope"]) == 2
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("RANK", "0")
+    assert "unknown task 'nope'" in _error(capsys, ["train", "nope"])
+
+
+def test_an_interrupt_says_how_to_resume(capsys, monkeypatch):
+    def cmd_eval(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("aiayn.cli.commands.cmd_eval", cmd_eval)
+    monkeypatch.delenv(LAUNCHED_ENV, raising=False)
+    assert main(["eval", "RUN"]) == 130
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_help_exits_0_with_the_usage(capsys):
+    assert main(["--help"]) == 0
+    assert "usage: aiayn" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ in a real process (slow)
 def _translate(runs, data: bytes):
     return subprocess.run(
         [sys.executable, "-m", "aiayn", "translate", str(runs / "reverse"), "--beam", "1"],
@@ -96,6 +177,7 @@ def _translate(runs, data: bytes):
     )
 
 
+@pytest.mark.slow
 def test_non_utf8_stdin_in_a_real_process(runs):
     out = _translate(runs, b"1 2 3\n\xff\xfe 4\n")
     assert out.returncode == 2
@@ -103,11 +185,13 @@ def test_non_utf8_stdin_in_a_real_process(runs):
     assert b"Traceback" not in out.stderr
 
 
+@pytest.mark.slow
 def test_input_longer_than_the_model(runs):
     out = _translate(runs, (" ".join(["1"] * 200) + "\n").encode())
     assert out.returncode == 2 and b"line 1 has 200 tokens" in out.stderr
 
 
+@pytest.mark.slow
 def test_translate_and_eval_work(capsys, runs):
     out = _translate(runs, b"1 2 3\n\n4 5\n")
     assert out.returncode == 0 and len(out.stdout.decode().splitlines()) == 3

@@ -1,11 +1,11 @@
-"""ModelConfig / TrainConfig: the paper's sizes, validation with messages, presets, dicts."""
+"""ModelConfig and the presets: the paper's sizes (Table 3), validation with messages, dicts."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from aiayn.config import MODEL_PRESETS, ModelConfig, TrainConfig, model_preset
+from aiayn.config import ARCHS, MODEL_PRESETS, ModelConfig, model_preset
 from aiayn.models import build_model, count_parameters
 
 
@@ -56,6 +56,7 @@ def test_every_preset_builds() -> None:
         ({"activation": "swish"}, "activation.*'swish'"),
         ({"positional": "rotary"}, "positional.*'rotary'"),
         ({"pooling": "sum"}, "pooling.*'sum'"),
+        ({"rnn_attention": "luong"}, "rnn_attention.*'luong'"),
         ({"layer_norm_eps": 0.0}, "layer_norm_eps.*0.0"),
         ({"type_vocab_size": -1}, "type_vocab_size.*-1"),
         ({"pad_id": 37000}, "pad_id.*37000"),
@@ -71,6 +72,11 @@ def test_bad_model_config_names_the_value(changes: dict, match: str) -> None:
 def test_separate_target_vocabulary_is_fine_without_sharing() -> None:
     c = ModelConfig(tgt_vocab_size=100, share_embeddings=False)
     assert c.target_vocab_size == 100 and ModelConfig().target_vocab_size == 37000
+
+
+def test_every_arch_is_a_valid_config() -> None:
+    assert {ModelConfig(arch=arch).arch for arch in ARCHS} == set(ARCHS)
+    assert "lstm-encoder-decoder" in ARCHS
 
 
 def test_decoder_layers_default_to_n_layers() -> None:
@@ -103,36 +109,3 @@ def test_dict_round_trip_and_unknown_keys() -> None:
     assert ModelConfig.from_dict(c.to_dict()) == c
     with pytest.raises(ValueError, match="d_modle"):
         ModelConfig.from_dict({**c.to_dict(), "d_modle": 3})
-    t = TrainConfig(max_steps=7)
-    assert TrainConfig.from_dict(t.to_dict()) == t
-    with pytest.raises(ValueError, match="stepz"):
-        TrainConfig.from_dict({"stepz": 3})
-
-
-def test_train_config_defaults_are_the_papers() -> None:
-    t = TrainConfig()
-    assert (t.beta1, t.beta2, t.eps, t.warmup_steps, t.label_smoothing) == (
-        0.9,
-        0.98,
-        1e-9,
-        4000,
-        0.1,
-    )
-    assert t.lr_schedule == "inverse-sqrt"
-
-
-@pytest.mark.parametrize(
-    ("changes", "match"),
-    [
-        ({"lr_schedule": "step"}, "lr_schedule.*'step'"),
-        ({"precision": "fp8"}, "precision.*'fp8'"),
-        ({"max_steps": 0}, "max_steps.*0"),
-        ({"grad_accum": -1}, "grad_accum.*-1"),
-        ({"warmup_steps": -1}, "warmup_steps.*-1"),
-        ({"label_smoothing": 1.0}, "label_smoothing.*1.0"),
-        ({"keep_checkpoints": 0}, "keep_checkpoints.*0"),
-    ],
-)
-def test_bad_train_config_names_the_value(changes: dict, match: str) -> None:
-    with pytest.raises(ValueError, match=match):
-        TrainConfig(**changes)

@@ -1,19 +1,21 @@
-"""The three whole networks: shapes, shared and tied embeddings, pooling, cached decoding."""
+"""The encoder-decoder (Figure 1): shapes, shared and tied embeddings (section 3.4), cached
+decoding, and property tests of what the paper promises: a future target token never changes an
+earlier output, padding never changes a real position, eval mode is deterministic, and nothing
+turns into NaN when a whole source row is padding."""
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import Tensor
 from torch.testing import assert_close
 
 from aiayn.config import ModelConfig
-from aiayn.models import (
-    DecoderOnlyLM,
-    EncoderClassifier,
-    EncoderDecoder,
-    build_model,
-    count_parameters,
-)
+from aiayn.models import EncoderDecoder, build_model, count_parameters
 
 BASE = dict(vocab_size=40, d_model=32, n_heads=4, d_ff=64, n_layers=2, max_len=32, p_drop=0.0)
 
@@ -38,35 +40,13 @@ def test_encoder_decoder_shapes() -> None:
     assert_close(model.decode(tgt, memory, src_mask), model(src, tgt))
 
 
-def test_decoder_only_shapes() -> None:
-    model = DecoderOnlyLM(cfg(arch="decoder-only")).eval()
-    assert model(ids(2, 9)).shape == (2, 9, 40)
+def test_build_model_picks_the_class() -> None:
+    assert type(build_model(cfg(arch="encoder-decoder"))) is EncoderDecoder
 
 
-def test_classifier_shapes() -> None:
-    model = EncoderClassifier(cfg(arch="encoder-classifier", n_classes=5, pooler=True)).eval()
-    tokens = ids(4, 6)
-    assert model(tokens).shape == (4, 5)
-    assert model.hidden_states(tokens).shape == (4, 6, 32)
-
-
-@pytest.mark.parametrize(
-    ("arch", "cls"),
-    [
-        ("encoder-decoder", EncoderDecoder),
-        ("decoder-only", DecoderOnlyLM),
-        ("encoder-classifier", EncoderClassifier),
-    ],
-)
-def test_build_model_picks_the_class(arch: str, cls: type) -> None:
-    assert type(build_model(cfg(arch=arch))) is cls
-
-
-@pytest.mark.parametrize("cls", [EncoderDecoder, DecoderOnlyLM, EncoderClassifier])
-def test_wrong_arch_is_an_error(cls: type) -> None:
-    wrong = "encoder-classifier" if cls is not EncoderClassifier else "decoder-only"
-    with pytest.raises(ValueError, match=f"'{wrong}'"):
-        cls(cfg(arch=wrong))
+def test_wrong_arch_is_an_error() -> None:
+    with pytest.raises(ValueError, match="'encoder-classifier'"):
+        EncoderDecoder(cfg(arch="encoder-classifier"))
 
 
 # --- shared and tied embeddings (section 3.4) ---------------------------------------------------
@@ -85,6 +65,14 @@ def test_shared_and_tied_embeddings_are_one_storage() -> None:
     assert count_parameters(untied) - count_parameters(model) == 2 * 40 * 32
 
 
+def test_count_parameters_counts_only_what_trains() -> None:
+    model = EncoderDecoder(cfg())
+    total = count_parameters(model)
+    assert total == sum(p.numel() for p in model.parameters())  # parameters() deduplicates
+    model.src_embed.token.weight.requires_grad_(False)  # the one shared, tied matrix
+    assert count_parameters(model) == total - 40 * 32
+
+
 def test_gradients_from_both_ends_reach_the_shared_matrix() -> None:
     model = EncoderDecoder(cfg())
     model(ids(2, 4), ids(2, 3, seed=1)).sum().backward()
@@ -100,13 +88,6 @@ def test_share_embeddings_false_gives_separate_matrices() -> None:
     assert model.generator.weight is tgt_w  # the output is still tied to the target side
 
 
-def test_tie_output_false() -> None:
-    model = DecoderOnlyLM(cfg(arch="decoder-only", tie_output=False))
-    assert model.generator.weight is not model.embed.token.weight
-    tied = DecoderOnlyLM(cfg(arch="decoder-only"))
-    assert tied.generator.weight is tied.embed.token.weight
-
-
 def test_tied_weights_survive_a_state_dict_round_trip() -> None:
     torch.manual_seed(0)
     a = EncoderDecoder(cfg())
@@ -114,33 +95,6 @@ def test_tied_weights_survive_a_state_dict_round_trip() -> None:
     b.load_state_dict(a.state_dict())
     assert b.generator.weight is b.src_embed.token.weight
     assert torch.equal(b.generator.weight, a.generator.weight)
-
-
-# --- classifier pooling -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("pooling", ["cls", "mean", "max"])
-def test_classifier_pooling(pooling: str) -> None:
-    torch.manual_seed(0)
-    model = EncoderClassifier(cfg(arch="encoder-classifier", pooling=pooling)).eval()
-    tokens = torch.tensor([[5, 6, 7, 0, 0], [8, 9, 10, 11, 12]])
-    hidden = model.hidden_states(tokens)
-    if pooling == "cls":
-        pooled = hidden[:, 0]
-    elif pooling == "max":  # the padding's hidden states never win
-        pooled = torch.stack([hidden[0, :3].amax(0), hidden[1].amax(0)])
-    else:
-        pooled = torch.stack([hidden[0, :3].mean(0), hidden[1].mean(0)])
-    assert_close(model(tokens), model.classifier(pooled))
-
-
-def test_classifier_pooler_is_tanh_dense() -> None:
-    torch.manual_seed(0)
-    model = EncoderClassifier(cfg(arch="encoder-classifier", pooler=True)).eval()
-    tokens = ids(2, 4)
-    hidden = model.hidden_states(tokens)
-    pooled = torch.tanh(model.pooler(hidden[:, 0]))
-    assert_close(model(tokens), model.classifier(pooled))
 
 
 # --- cached decoding equals full recomputation --------------------------------------------------
@@ -158,12 +112,98 @@ def test_encoder_decoder_cached_decoding_equals_full() -> None:
     assert_close(torch.cat(steps, dim=1), full)
 
 
-def test_decoder_only_cached_decoding_equals_full() -> None:
+# --- properties, on a small random model and random inputs --------------------------------------
+V, PAD = 23, 0
+SETTINGS = settings(max_examples=20, deadline=None)
+PROPERTY_BASE = dict(
+    vocab_size=V, d_model=32, n_heads=4, d_ff=64, n_layers=2, max_len=32, p_drop=0.1
+)
+
+
+@functools.cache
+def encoder_decoder() -> EncoderDecoder:
     torch.manual_seed(0)
-    model = DecoderOnlyLM(cfg(arch="decoder-only", norm_first=True)).eval()
-    tokens = ids(2, 7)
-    cache = model.new_cache()
-    prefix = model(tokens[:, :3], cache=cache)  # a prompt, then one token at a time
-    steps = [model(tokens[:, t : t + 1], cache=cache) for t in range(3, 7)]
-    assert_close(torch.cat([prefix, *steps], dim=1), model(tokens))
-    assert len(cache) == 7
+    return EncoderDecoder(ModelConfig(**PROPERTY_BASE)).eval()
+
+
+def sequences(min_len: int = 1, max_len: int = 10) -> st.SearchStrategy[list[int]]:
+    """A list of real (non-padding) token ids."""
+    return st.lists(st.integers(1, V - 1), min_size=min_len, max_size=max_len)
+
+
+def batch(rows: list[list[int]], width: int | None = None) -> Tensor:
+    """Right-pad rows with PAD to `width` (default: the longest) -> (B, width) ids."""
+    width = width or max(len(r) for r in rows)
+    return torch.tensor([r + [PAD] * (width - len(r)) for r in rows])
+
+
+@SETTINGS
+@given(src=sequences(), tgt=sequences(2, 10), data=st.data())
+@torch.no_grad()
+def test_encoder_decoder_is_causal(src: list[int], tgt: list[int], data: st.DataObject) -> None:
+    t = data.draw(st.integers(1, len(tgt) - 1), label="changed position")
+    new = data.draw(st.integers(1, V - 1).filter(lambda x: x != tgt[t]), label="new token")
+    changed = tgt[:t] + [new] + tgt[t + 1 :]
+    model = encoder_decoder()
+    before, after = model(batch([src]), batch([tgt])), model(batch([src]), batch([changed]))
+    assert_close(after[:, :t], before[:, :t])
+    assert not torch.allclose(after[:, t], before[:, t])  # the changed position itself does move
+
+
+@SETTINGS
+@given(srcs=st.lists(sequences(), min_size=2, max_size=4), tgt=sequences(), extra=st.integers(1, 5))
+@torch.no_grad()
+def test_source_padding_changes_nothing(srcs: list[list[int]], tgt: list[int], extra: int) -> None:
+    """Each source alone, unpadded, gives the same logits as in a padded batch."""
+    model = encoder_decoder()
+    padded = model(batch(srcs, max(map(len, srcs)) + extra), batch([tgt] * len(srcs)))
+    for b, src in enumerate(srcs):
+        assert_close(padded[b : b + 1], model(batch([src]), batch([tgt])))
+
+
+@SETTINGS
+@given(src=sequences(), tgts=st.lists(sequences(), min_size=2, max_size=4), extra=st.integers(0, 5))
+@torch.no_grad()
+def test_target_padding_changes_nothing_at_real_positions(
+    src: list[int], tgts: list[list[int]], extra: int
+) -> None:
+    model = encoder_decoder()
+    padded = model(batch([src] * len(tgts)), batch(tgts, max(map(len, tgts)) + extra))
+    for b, tgt in enumerate(tgts):
+        alone = model(batch([src]), batch([tgt]))
+        assert_close(padded[b : b + 1, : len(tgt)], alone)
+
+
+@SETTINGS
+@given(src=sequences(), tgt=sequences())
+@torch.no_grad()
+def test_eval_mode_is_deterministic(src: list[int], tgt: list[int]) -> None:
+    model = encoder_decoder()
+    assert model.config.p_drop > 0  # dropout exists, and eval mode must switch it off
+    assert torch.equal(model(batch([src]), batch([tgt])), model(batch([src]), batch([tgt])))
+
+
+def test_train_mode_is_not_deterministic() -> None:
+    """The counterpart of the test above: dropout really is active in training."""
+    config = ModelConfig(**{**PROPERTY_BASE, "p_drop": 0.3})
+    torch.manual_seed(0)
+    model = EncoderDecoder(config).train()
+    src, tgt = batch([[1, 2, 3, 4]]), batch([[5, 6, 7]])
+    assert not torch.equal(model(src, tgt), model(src, tgt))
+
+
+@SETTINGS
+@given(srcs=st.lists(sequences(), min_size=1, max_size=3), tgt=sequences())
+def test_fully_padded_source_row_stays_finite(srcs: list[list[int]], tgt: list[int]) -> None:
+    model = encoder_decoder()
+    src = batch(srcs + [[PAD]])  # the last row has no real token at all
+    logits = model(src, batch([tgt] * len(src)))
+    assert torch.isfinite(logits).all()
+    logits.sum().backward()
+    try:
+        assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    finally:
+        model.zero_grad(set_to_none=True)
+    with torch.no_grad():  # and the padded row does not disturb the real ones
+        for b, s in enumerate(srcs):
+            assert_close(logits[b : b + 1].detach(), model(batch([s]), batch([tgt])))

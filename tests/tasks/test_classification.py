@@ -161,10 +161,10 @@ def test_hf_backend_and_ours_start_from_the_same_function(tmp_path):
         torch.testing.assert_close(ours(tokens["tokens"]), hf(tokens["tokens"]))
 
 
-@needs_data
-def test_from_scratch_trains_a_bpe_vocabulary_and_a_small_encoder(tmp_path):
-    small = ["d_model=32", "n_heads=2", "d_ff=64", "n_layers=1", "bpe_vocab_size=300"]
-    result, out = _train(tmp_path, "scratch", small)
+def test_from_scratch_trains_a_bpe_vocabulary_and_a_small_encoder(sst2_run):
+    """The shared run of tests/conftest.py: SLICE and FEW_STEPS, a 300-piece BPE vocabulary and a
+    one-layer encoder."""
+    result, out = sst2_run, sst2_run.run_dir
     _check_run(result, out, init=None, backend="aiayn")
     assert (out / "tokenizer" / "aiayn_tokenizer.json").is_file()
     config = json.loads((out / "config.json").read_text())["model"]

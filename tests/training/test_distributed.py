@@ -16,8 +16,6 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from aiayn.cli import main
-from aiayn.cli.launcher import describe_failures
 from aiayn.training.distributed import EvalShard
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -52,6 +50,7 @@ def _read(runs: Path, name: str) -> dict:
     return json.loads((runs / name).read_text())
 
 
+@pytest.mark.slow
 def test_weights_are_identical_on_both_ranks_after_every_step(runs):
     r0, r1 = _read(runs, "train-w2-r0.json"), _read(runs, "train-w2-r1.json")
     assert len(r0["digests"]) == 12
@@ -59,12 +58,14 @@ def test_weights_are_identical_on_both_ranks_after_every_step(runs):
     assert len(set(r0["digests"])) == 12  # and they change at every step
 
 
+@pytest.mark.slow
 def test_two_processes_resume_from_a_checkpoint_exactly(runs):
     for rank in (0, 1):
         run = _read(runs, f"train-w2-r{rank}.json")
         assert run["resumed"] == run["losses"][6:]  # the checkpoint was written after step 6
 
 
+@pytest.mark.slow
 def test_two_process_loss_curve_equals_one_process_with_the_same_global_batch(runs):
     # One process takes, with grad_accum=2, the two batches the two ranks take at each step.
     one = torch.tensor(_read(runs, "train-w1-r0.json")["losses"], dtype=torch.float64)
@@ -77,6 +78,7 @@ def test_two_process_loss_curve_equals_one_process_with_the_same_global_batch(ru
         torch.testing.assert_close(w2[name], w1[name], rtol=0.0, atol=1e-5, msg=name)
 
 
+@pytest.mark.slow
 def test_evaluation_on_two_processes_gives_exactly_the_one_process_figures(runs):
     # Exact, not approximate: each evaluation batch is run whole by one process (same shapes,
     # one thread, so the same bits), the per-batch figures travel through an all-reduce in which
@@ -88,6 +90,7 @@ def test_evaluation_on_two_processes_gives_exactly_the_one_process_figures(runs)
     assert two == one
 
 
+@pytest.mark.slow
 def test_fsdp_on_cpu_matches_one_process_and_resumes_exactly(runs):
     one = torch.tensor(_read(runs, "train-w1-r0.json")["losses"], dtype=torch.float64)
     fsdp = _read(runs, "fsdp-w2-r0.json")
@@ -115,30 +118,6 @@ def test_eval_shard_in_one_process_sums_every_batch_in_order():
     assert shard.totals() == [0.1 + 0.2 + 0.30000000000000004, 3.0]
     with pytest.raises(ValueError, match="expected 2 figures"):
         shard.add(0, [1.0])
-
-
-def test_a_killed_worker_is_named_as_the_cause():
-    from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
-
-    killed = ProcessFailure(local_rank=1, pid=11, exitcode=-signal.SIGKILL, error_file="<N/A>")
-    stopped = ProcessFailure(local_rank=0, pid=10, exitcode=-signal.SIGTERM, error_file="<N/A>")
-    message, code = describe_failures({0: stopped, 1: killed})
-    assert message.startswith("rank 1 (pid 11) was killed by SIGKILL") and "--resume" in message
-    assert code == 128 + signal.SIGKILL
-
-
-def _error(capsys, argv) -> str:
-    assert main(argv) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("aiayn: error: "), lines
-    return lines[0]
-
-
-def test_fsdp_on_cpu_and_a_bad_nproc_are_clear_errors(capsys, tmp_path):
-    base = ["train", "reverse", "--device", "cpu", "--out", str(tmp_path / "run")]
-    assert "needs CUDA" in _error(capsys, [*base, "--fsdp"])
-    assert "needs CUDA" in _error(capsys, [*base, "--fsdp", "--nproc", "2"])
-    assert "--nproc must be at least 1" in _error(capsys, [*base, "--nproc", "0"])
 
 
 # --------------------------------------------------------------------------------- kill a rank
@@ -184,6 +163,7 @@ def _rank_of_child(parent: int, rank: int) -> int | None:
     return None
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
 def test_killing_a_rank_stops_the_job_with_one_line_and_resume_finishes(tmp_path):
     out = tmp_path / "run"
