@@ -1,6 +1,7 @@
-"""Helpers shared by the decoders: argument checks and the output-length limit of section 6.1.
+"""Helpers shared by the decoders: argument checks, the output-length limit of section 6.1, and
+the constraints a search may put on the next token (a minimum length, no repeated n-grams).
 
-Notation: B batch (sources), S source length.
+Notation: B batch (sources or beams), S source length, t tokens generated so far, V vocabulary.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ logger = logging.getLogger("aiayn.decoding")
 
 # Section 6.1: "We set the maximum output length during inference to input length + 50".
 EXTRA_OUTPUT_TOKENS = 50
+NEG_INF = float("-inf")
 
 
 def warn_if_training(model: nn.Module) -> None:
@@ -49,3 +51,34 @@ def output_length_limits(
     else:
         limits = torch.full((src.size(0),), max_len, dtype=torch.long, device=src.device)
     return limits.clamp(max=model_max_len)
+
+
+def constrain(
+    log_probs: Tensor,
+    generated: Tensor,
+    *,
+    eos_id: int,
+    min_len: int,
+    no_repeat_ngram: int,
+) -> Tensor:
+    """Forbid (set to -inf) the next tokens the options rule out; (B, V) -> (B, V).
+
+    `generated` (B, t) holds each row's tokens so far. EOS is forbidden while a row has fewer
+    than `min_len` tokens. With `no_repeat_ngram` n > 0, a token that would complete an n-gram
+    already in the row is forbidden (Paulus et al. 2018 block repeated trigrams in summaries).
+    """
+    t = generated.size(1)
+    if t < min_len:
+        log_probs = log_probs.index_fill(
+            1, torch.tensor([eos_id], device=log_probs.device), NEG_INF
+        )
+    n = no_repeat_ngram
+    if n > 0 and t >= n:
+        windows = generated.unfold(1, n, 1)  # (B, t - n + 1, n): every n-gram so far
+        last = generated[:, t - n + 1 :]  # (B, n - 1): what the next token would follow
+        seen = (windows[:, :, : n - 1] == last[:, None, :]).all(-1)  # (B, t - n + 1)
+        banned = torch.zeros_like(log_probs).scatter_add_(
+            1, windows[:, :, n - 1], seen.to(log_probs.dtype)
+        )
+        log_probs = log_probs.masked_fill(banned > 0, NEG_INF)
+    return log_probs

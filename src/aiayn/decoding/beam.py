@@ -34,7 +34,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from aiayn.decoding._common import check_source, output_length_limits, warn_if_training
+from aiayn.decoding._common import (
+    check_source,
+    constrain,
+    output_length_limits,
+    warn_if_training,
+)
 from aiayn.decoding.greedy import greedy_decode
 from aiayn.decoding.options import SearchOptions
 from aiayn.models.encoder_decoder import EncoderDecoder
@@ -184,6 +189,14 @@ def beam_search(
         V = log_probs.size(-1)
         if V < 2:
             raise ValueError(f"beam search needs a target vocabulary of >= 2 tokens, got {V}")
+        if options.min_len or options.no_repeat_ngram:
+            log_probs = constrain(
+                log_probs,
+                alive[:, :, : step - 1].reshape(A * K, step - 1),
+                eos_id=eos_id,
+                min_len=options.min_len,
+                no_repeat_ngram=options.no_repeat_ngram,
+            )
         candidates = scores[:, :, None] + log_probs.view(A, K, V)  # (A*K, V) -> (A, K, V)
         top_scores, top_index = candidates.view(A, K * V).topk(2 * K, dim=1)  # (A, 2K)
         parent = top_index // V  # (A, 2K) the beam each candidate extends

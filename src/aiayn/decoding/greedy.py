@@ -17,7 +17,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from aiayn.decoding._common import check_source, output_length_limits, warn_if_training
+from aiayn.decoding._common import (
+    check_source,
+    constrain,
+    output_length_limits,
+    warn_if_training,
+)
 from aiayn.decoding.options import SearchOptions
 from aiayn.models.encoder_decoder import EncoderDecoder
 
@@ -63,35 +68,22 @@ def greedy_decode_with_logits(
         )
     warn_if_training(model)
     with torch.inference_mode():
-        out = _greedy(
-            model,
-            src,
-            bos_id=bos_id,
-            eos_id=eos_id,
-            max_len=options.max_len,
-            use_cache=options.use_cache,
-        )
+        out = _greedy(model, src, bos_id=bos_id, eos_id=eos_id, options=options)
     # Copies made outside inference mode are ordinary tensors, usable later with autograd.
     return dataclasses.replace(out, tokens=out.tokens.clone(), logits=out.logits.clone())
 
 
 def _greedy(
-    model: EncoderDecoder,
-    src: Tensor,
-    *,
-    bos_id: int,
-    eos_id: int,
-    max_len: int | None,
-    use_cache: bool,
+    model: EncoderDecoder, src: Tensor, *, bos_id: int, eos_id: int, options: SearchOptions
 ) -> GreedyOutput:
     pad_id = model.config.pad_id
     B = src.size(0)
     limits = output_length_limits(
-        src, pad_id=pad_id, model_max_len=model.config.max_len, max_len=max_len
+        src, pad_id=pad_id, model_max_len=model.config.max_len, max_len=options.max_len
     )  # (B,)
     memory, src_mask = model.encode(src)  # (B, S, D), (B, 1, 1, S)
     steps = int(limits.max())
-    cache = model.new_cache(capacity=steps) if use_cache else None
+    cache = model.new_cache(capacity=steps) if options.use_cache else None
 
     # The decoder's inputs: BOS, then each step's token. With the cache a step reads only the
     # newest column; without it, the whole prefix so far.
@@ -103,7 +95,16 @@ def _greedy(
     for step in range(1, steps + 1):
         new = inputs[:, step - 1 : step] if cache is not None else inputs[:, :step]  # (B, T)
         logits = model.decode(new, memory, src_mask, cache=cache)[:, -1]  # (B, T, V) -> (B, V)
-        token = logits.argmax(dim=-1)  # (B,)
+        allowed = logits
+        if options.min_len or options.no_repeat_ngram:
+            allowed = constrain(
+                logits,
+                inputs[:, 1:step],
+                eos_id=eos_id,
+                min_len=options.min_len,
+                no_repeat_ngram=options.no_repeat_ngram,
+            )
+        token = allowed.argmax(dim=-1)  # (B,)
         token = token.masked_fill(done, pad_id)  # stopped rows are fed padding
         step_tokens.append(token)
         step_logits.append(logits)

@@ -28,6 +28,8 @@ class SearchOptions:
     max_len: the most tokens generated per source, EOS counted; None is each source's real length
         + 50 (section 6.1). Either is capped by the model's `max_len`.
     n_best: how many finished hypotheses beam search returns per source.
+    min_len: the fewest tokens an output has (EOS not counted): EOS is impossible before that.
+    no_repeat_ngram: n > 0 forbids any n-gram to occur twice in an output (0: off).
     use_cache: keep keys and values of past positions (False recomputes the whole prefix at every
         step: the reference the cache must reproduce).
     """
@@ -36,10 +38,20 @@ class SearchOptions:
     alpha: float = 0.6
     max_len: int | None = None
     n_best: int = 1
+    min_len: int = 0
+    no_repeat_ngram: int = 0
     use_cache: bool = True
 
     def __post_init__(self) -> None:
         _positive_or_none("beam_size", self.beam_size)
+        for name in ("min_len", "no_repeat_ngram"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+        if self.max_len is not None and self.min_len >= self.max_len:
+            raise ValueError(
+                f"min_len={self.min_len} must be below max_len={self.max_len} (EOS counts)"
+            )
         _positive_or_none("max_len", self.max_len)
         _positive_or_none("n_best", self.n_best)
         if self.beam_size is None or self.n_best is None:

@@ -10,6 +10,7 @@ from aiayn.tasks.base import Task
 from aiayn.tasks.capabilities import Classifies, DrawsAttention, Generates, Translates
 from aiayn.tasks.classification import SST2Task
 from aiayn.tasks.language_model import ShakespeareTask, TinyShakespeareCharTask
+from aiayn.tasks.summarization import CNNDailyMailTask, DialogSumTask, SummarizationTask
 from aiayn.tasks.toy import CopyTask, ReverseLMTask, ReverseTask
 from aiayn.tasks.translation import Multi30kTask, TranslationTask
 
@@ -21,6 +22,9 @@ TASKS: dict[str, type[Task]] = {
         ReverseLMTask,
         Multi30kTask,
         TranslationTask,
+        SummarizationTask,
+        DialogSumTask,
+        CNNDailyMailTask,
         SST2Task,
         ShakespeareTask,
         TinyShakespeareCharTask,
