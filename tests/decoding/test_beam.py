@@ -8,6 +8,7 @@ from aiayn.decoding import (
     SearchOptions,
     beam_decode,
     beam_search,
+    decode,
     greedy_decode_with_logits,
     length_penalty,
     sequence_log_probs,
@@ -167,16 +168,27 @@ def test_learns_to_copy(copy_model):
     assert sum(b == e for b, e in zip(beam, expected, strict=True)) >= 0.9 * len(expected)
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "name"),
-    [
-        (dict(beam_size=0), "beam_size"),
-        (dict(beam_size=2, n_best=3), "n_best"),
-        (dict(n_best=0), "n_best"),
-        (dict(alpha=-0.1), "alpha"),
-        (dict(max_len=0), "max_len"),
-    ],
-)
-def test_rejects_bad_arguments(kwargs, name):
-    with pytest.raises(ValueError, match=name):
-        SearchOptions(**kwargs)
+@pytest.mark.parametrize(("beam_size", "chosen"), [(1, "greedy_decode"), (3, "beam_decode")])
+def test_decode_is_greedy_for_beam_size_1_and_beam_search_otherwise(
+    make_seq2seq, make_sources, monkeypatch, beam_size, chosen
+):
+    from aiayn.decoding import beam
+
+    model, src = make_seq2seq(0), make_sources(0, lengths=[4, 2])
+    options = SearchOptions(beam_size=beam_size, max_len=6)
+    expected = getattr(beam, chosen)(model, src, bos_id=BOS, eos_id=EOS, options=options)
+    calls = []
+
+    def spy(name):
+        real = getattr(beam, name)
+
+        def wrapped(*args, **kwargs):
+            calls.append((name, kwargs["options"]))
+            return real(*args, **kwargs)
+
+        return wrapped
+
+    for name in ("greedy_decode", "beam_decode"):
+        monkeypatch.setattr(beam, name, spy(name))
+    assert decode(model, src, bos_id=BOS, eos_id=EOS, options=options) == expected
+    assert calls == [(chosen, options)]

@@ -123,12 +123,16 @@ def test_does_not_change_training_mode_and_warns(make_seq2seq, make_sources, cap
     assert "training mode" in caplog.text
 
 
-@pytest.mark.parametrize("max_len", [0, -2])
-def test_rejects_bad_max_len(max_len):
-    with pytest.raises(ValueError, match="max_len"):
-        SearchOptions(max_len=max_len)
-
-
 def test_rejects_a_source_that_is_not_2d(make_seq2seq):
     with pytest.raises(ValueError, match="src"):
         greedy_decode(make_seq2seq(0), torch.tensor([3, 4, 5]), bos_id=BOS, eos_id=EOS)
+
+
+@pytest.mark.parametrize("beam_size", [2, 4])
+def test_refuses_a_beam_wider_than_one(make_seq2seq, make_sources, beam_size):
+    model, src = make_seq2seq(0), make_sources(0, lengths=[3])
+    options = SearchOptions(beam_size=beam_size)
+    with pytest.raises(ValueError, match=f"keeps one hypothesis, got beam_size={beam_size}"):
+        greedy_decode(model, src, bos_id=BOS, eos_id=EOS, options=options)
+    with pytest.raises(ValueError, match="use aiayn.decoding.decode or beam_search"):
+        greedy_decode_with_logits(model, src, bos_id=BOS, eos_id=EOS, options=options)
