@@ -1,4 +1,6 @@
-"""A run killed with SIGKILL and resumed ends with exactly the weights of an uninterrupted run."""
+"""Training state: what a checkpoint holds and what resuming restores (the step, the data position,
+the optimiser, the random generators), and, end to end, a run killed with SIGKILL and resumed
+that ends with exactly the weights of an uninterrupted run."""
 
 import os
 import signal
@@ -7,8 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
+
+from aiayn.errors import AiaynError
+from aiayn.training.state import TrainState, restore_rng, rng_state
 
 SETS = [
     "d_model=32",
@@ -43,6 +49,7 @@ def _latest_step(out: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
     straight = tmp_path / "straight"
     subprocess.run(_cmd(straight), check=True, env=ENV, capture_output=True, timeout=300)
@@ -74,3 +81,75 @@ def test_sigkill_then_resume_equals_uninterrupted(tmp_path):
         if '"train_loss"' in line
     ]
     assert len(steps) == 16
+
+
+# ------------------------------------------------------------------------------ in one process
+CPU = torch.device("cpu")
+
+
+def test_a_new_run_starts_at_zero():
+    assert TrainState() == TrainState(
+        step=0, epoch=0, batch_index=0, best_value=None, bad_evals=0, seconds=0.0
+    )
+
+
+def test_the_random_generators_are_restored():
+    torch.manual_seed(3)
+    saved = rng_state(CPU)
+    expected = torch.rand(4)
+    torch.rand(100)  # move on
+    restore_rng(saved, device=CPU, seed=0)
+    assert torch.equal(torch.rand(4), expected)
+
+
+def test_other_process_counts_reseed_and_say_so(caplog):
+    torch.manual_seed(3)
+    two_ranks = {
+        "rng_ranks": [{"cpu": torch.get_rng_state()}, {"cpu": torch.get_rng_state()}],
+        "world_size": 2,
+        "step": 7,
+    }
+    with caplog.at_level("WARNING", logger="aiayn.training.state"):
+        restore_rng(two_ranks, device=CPU, seed=5)
+    assert "resuming with 1 process(es) a run checkpointed with 2" in caplog.text
+    drawn = torch.rand(3)
+    torch.manual_seed(5 + 0 + 7)  # seed + rank + step
+    assert torch.equal(drawn, torch.rand(3))
+
+
+def test_resume_without_a_checkpoint_is_a_fresh_start(make_trainer):
+    trainer = make_trainer("fresh")
+    assert trainer.resume() is False and trainer.state == TrainState()
+
+
+def test_resume_restores_the_step_data_position_and_optimiser(make_trainer):
+    first = make_trainer("run", max_steps=20)
+    for _ in range(5):  # 64 examples in batches of 16: epoch 1 starts at step 5
+        first.step()
+    first.state.best_value, first.state.bad_evals = 0.5, 2
+    path = first.save()
+    assert path is not None and path.name == "step-0000005"
+    assert first.save() == path  # once per step
+    second = make_trainer("run", max_steps=20)
+    assert second.resume() is True
+    assert (second.state.step, second.state.epoch, second.state.batch_index) == (5, 1, 1)
+    assert (second.state.best_value, second.state.bad_evals) == (0.5, 2)
+    for a, b in zip(first.module.parameters(), second.module.parameters(), strict=True):
+        assert torch.equal(a, b)
+    moments = [s["exp_avg"] for s in first.optimizer.state.values()]
+    resumed = [s["exp_avg"] for s in second.optimizer.state.values()]
+    assert all(torch.equal(a, b) for a, b in zip(moments, resumed, strict=True)) and moments
+    # and the next step is the same in both
+    assert first.step() == second.step()
+    for a, b in zip(first.module.parameters(), second.module.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_a_checkpoint_of_a_sharded_run_needs_fsdp_to_resume(make_trainer):
+    trainer = make_trainer("sharded")
+    trainer.step()
+    path = trainer.save()
+    state = torch.load(path / "state.pt", weights_only=True)
+    torch.save({**state, "fsdp": True}, path / "state.pt")
+    with pytest.raises(AiaynError, match="was written by an FSDP run: resume it with --fsdp"):
+        make_trainer("sharded").resume()
