@@ -26,7 +26,12 @@ from aiayn.errors import AiaynError
 from aiayn.tasks import Task, get_task, task_class
 from aiayn.training import distributed
 from aiayn.training.checkpoint import atomic_write_json
-from aiayn.training.device import autocast, keep_freed_memory, resolve_device
+from aiayn.training.device import (
+    autocast,
+    keep_freed_memory,
+    resolve_device,
+    resolve_precision,
+)
 from aiayn.training.fsdp import check_fsdp
 from aiayn.training.run_log import write_summary
 from aiayn.training.trainer import Trainer
@@ -155,6 +160,9 @@ def _train(
 ) -> TrainResult:
     rank, world = distributed.rank_and_world()
     main = rank == 0
+    if train_config.precision == "auto":  # decided once, for this device, and stored
+        train_config = train_config.replace(precision=resolve_precision("auto", device))
+        log.info("precision auto -> %s on %s", train_config.precision, device)
     # Every rank looks at the run directory before rank 0 writes anything into it.
     untrained_path = out / "untrained.json"
     have_untrained = request.resume and untrained_path.is_file()

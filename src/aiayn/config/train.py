@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from aiayn.config._base import ConfigBase, at_least, greater_than, in_range, one_of
 
 LR_SCHEDULES: tuple[str, ...] = ("inverse-sqrt", "cosine", "constant")
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,11 @@ class TrainConfig(ConfigBase):
     # <pad> and <bos>, which are never targets. True spreads it over the whole vocabulary.
     smooth_over_specials: bool = False
     clip_grad_norm: float | None = None  # the paper does not clip; e.g. 1.0 clips the norm at 1
-    precision: str = "fp32"  # "fp32", "bf16", "fp16" (fp16 needs CUDA)
+    # "auto": bf16 autocast where the device has native bf16 (AVX-512 BF16 / AMX, or a CUDA GPU
+    # that supports it), else fp32; the run stores what it chose. "fp16" needs CUDA.
+    precision: str = "auto"
+    compile: bool = False  # torch.compile the model for training (`compile_backend`)
+    compile_backend: str = "inductor"  # e.g. "aot_eager", which needs no C++ compiler
     seed: int = 0
     eval_every: int = 500
     eval_batches: int | None = None
@@ -92,5 +96,7 @@ class TrainConfig(ConfigBase):
             except re.error as e:
                 message = f"freeze must be a regular expression, got {self.freeze!r}: {e}"
                 raise ValueError(message) from None
+        if not self.compile_backend:
+            raise ValueError("compile_backend must name a torch.compile backend, got ''")
         if not self.device:
             raise ValueError("device must name a device (auto, cpu, cuda, cuda:N, mps), got ''")

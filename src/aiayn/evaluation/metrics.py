@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -73,6 +74,28 @@ def accuracy_f1(
     return {"accuracy": accuracy, "f1": f1, "precision": precision, "recall": recall}
 
 
+def class_scores(
+    predictions: Sequence[int] | Tensor, labels: Sequence[int] | Tensor, *, n_classes: int
+) -> dict[str, Any]:
+    """Accuracy, macro-averaged F1 and each class's precision / recall / F1 / support, for (N,)
+    predicted and true class ids in [0, n_classes). Macro-F1 is the unweighted mean of the
+    classes' F1 (a class absent from both counts as F1 0). Returns {"accuracy", "macro_f1",
+    "per_class": [{"precision", "recall", "f1", "support"}, ...]}."""
+    if n_classes < 2:
+        raise ValueError(f"n_classes must be >= 2, got {n_classes}")
+    true = _as_1d(labels, "labels")
+    per_class = []
+    for c in range(n_classes):
+        s = accuracy_f1(predictions, true, positive=c)
+        support = int((true == c).sum())
+        per_class.append({k: s[k] for k in ("precision", "recall", "f1")} | {"support": support})
+    return {
+        "accuracy": s["accuracy"],
+        "macro_f1": sum(c["f1"] for c in per_class) / n_classes,
+        "per_class": per_class,
+    }
+
+
 def sequence_exact_match(hyps: list[list[int]], refs: list[list[int]]) -> float:
     """Fraction of hypotheses identical to their reference (same length, same ids)."""
     if len(hyps) != len(refs):
@@ -110,4 +133,10 @@ def per_position_accuracy(pred: Tensor, target: Tensor, mask: Tensor | None = No
     return acc.to(torch.float32)
 
 
-__all__ = ["accuracy_f1", "per_position_accuracy", "perplexity", "sequence_exact_match"]
+__all__ = [
+    "accuracy_f1",
+    "class_scores",
+    "per_position_accuracy",
+    "perplexity",
+    "sequence_exact_match",
+]

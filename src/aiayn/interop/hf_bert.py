@@ -92,6 +92,32 @@ def minilm_dir() -> Path:
     return path
 
 
+BERT_FILES: tuple[str, ...] = ("config.json", "model.safetensors", "tokenizer.json")
+
+
+def bert_folder(init: str | Path) -> Path:
+    """The pretrained folder `init` names: "minilm" (the packaged all-MiniLM-L6-v2) or the path
+    of any Hugging Face BERT-architecture folder holding config.json, model.safetensors and
+    tokenizer.json. Another architecture is refused by name."""
+    folder = minilm_dir() if str(init) == "minilm" else Path(init).expanduser()
+    if not folder.is_dir():
+        raise AiaynError(f"--init {init}: no such folder (or use --init minilm)")
+    missing = [name for name in BERT_FILES if not (folder / name).is_file()]
+    if missing:
+        raise AiaynError(f"--init {folder} has no {', '.join(missing)}: a BERT folder needs them")
+    try:
+        hf_config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise AiaynError(f"cannot read {folder / 'config.json'}: {e}") from None
+    model_type = hf_config.get("model_type") if isinstance(hf_config, dict) else None
+    if model_type != "bert":
+        raise AiaynError(
+            f"--init {folder} holds a {model_type!r} model; aiayn fine-tunes the BERT "
+            "architecture (model_type 'bert') only"
+        )
+    return folder
+
+
 def _required(hf_config: dict[str, Any], key: str) -> Any:
     if key not in hf_config:
         raise ValueError(f"the BERT config has no {key!r}")
@@ -221,7 +247,9 @@ def load_pretrained_classifier(
 
 
 __all__ = [
+    "BERT_FILES",
     "LoadReport",
+    "bert_folder",
     "bert_model_config",
     "load_bert_weights",
     "load_pretrained_classifier",

@@ -8,8 +8,9 @@ from typing import Any
 from aiayn.errors import AiaynError
 from aiayn.tasks.base import Task
 from aiayn.tasks.capabilities import Classifies, DrawsAttention, Generates, Translates
-from aiayn.tasks.classification import SST2Task
+from aiayn.tasks.classification import ClassificationTask
 from aiayn.tasks.language_model import ShakespeareTask, TinyShakespeareCharTask
+from aiayn.tasks.sst2 import SST2Task
 from aiayn.tasks.summarization import CNNDailyMailTask, DialogSumTask, SummarizationTask
 from aiayn.tasks.toy import CopyTask, ReverseLMTask, ReverseTask
 from aiayn.tasks.translation import Multi30kTask, TranslationTask
@@ -25,6 +26,7 @@ TASKS: dict[str, type[Task]] = {
         SummarizationTask,
         DialogSumTask,
         CNNDailyMailTask,
+        ClassificationTask,
         SST2Task,
         ShakespeareTask,
         TinyShakespeareCharTask,

@@ -122,6 +122,8 @@ class Trainer:
         self.module = self.model  # the plain module (self.model may become a DDP wrapper)
         if self.world_size > 1 and not fsdp:
             self.model = _data_parallel(self.model, device)
+        if config.compile:  # the training forward and backward; evaluation runs the plain module
+            self.model = torch.compile(self.model, backend=config.compile_backend)
         if loss_fn is None:
             smoothing, exclude = config.label_smoothing, tuple(smoothing_exclude)
             if config.smooth_over_specials:
