@@ -17,8 +17,6 @@ from aiayn.cli import main
 from aiayn.config import TrainConfig
 from aiayn.evaluation.bleu import corpus_scores
 from aiayn.tasks import get_task
-from aiayn.tasks.batches import ParallelBatches, make_batch
-from aiayn.tokenizers.base import BOS_ID, EOS_ID, PAD_ID
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("AIAYN_DATA_DIR") or REPO.parent / "shared" / "data")
@@ -164,29 +162,6 @@ def test_misaligned_files_are_a_one_line_error(tmp_path):
     err = done.stderr.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("aiayn: error: ")
     assert "differ in length" in err[0] and "3 lines" in err[0]
-
-
-def test_batches_are_a_function_of_seed_and_epoch():
-    g = torch.Generator().manual_seed(0)
-    pairs = [
-        (torch.randint(4, 50, (n,), generator=g).tolist(), [5] * (n % 7 + 1))
-        for n in torch.randint(1, 30, (200,), generator=g).tolist()
-    ]
-    source = ParallelBatches(pairs, max_tokens=128, seed=3)
-    again = ParallelBatches(pairs, max_tokens=128, seed=3)
-    assert source.batch_indices(2) == again.batch_indices(2)
-    assert source.batch_indices(2) != source.batch_indices(3)
-    seen = sorted(i for b in source.batch_indices(5) for i in b)
-    assert seen == list(range(len(pairs)))
-    for batch in source.epoch_batches(1):
-        assert batch["src"].numel() <= 128 or batch["src"].size(0) == 1
-
-
-def test_make_batch_layout():
-    batch = make_batch([([7, 8, 9], [10]), ([7], [11, 12])])
-    assert batch["src"].tolist() == [[7, 8, 9, EOS_ID], [7, EOS_ID, PAD_ID, PAD_ID]]
-    assert batch["tgt_in"].tolist() == [[BOS_ID, 10, PAD_ID], [BOS_ID, 11, 12]]
-    assert batch["tgt_out"].tolist() == [[10, EOS_ID, PAD_ID], [11, 12, EOS_ID]]
 
 
 def test_unknown_direction_and_missing_files_are_errors(tmp_path):
