@@ -20,7 +20,7 @@ from aiayn.app.train import TrainRequest, train
 from aiayn.cli import main
 from aiayn.errors import AiaynError
 from aiayn.tasks import get_task
-from aiayn.tasks.classification import LABELS
+from aiayn.tasks.sst2 import LABELS
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_DIR = Path(os.environ.get("AIAYN_DATA_DIR") or REPO.parent / "shared" / "data")
@@ -144,7 +144,7 @@ def test_hf_backend_trains_with_our_loop_and_reloads(tmp_path):
 def test_hf_backend_and_ours_start_from_the_same_function(tmp_path):
     """Same checkpoint, same classifier weights: the same logits (eval mode), so any gap in the
     benchmark comes from training, not from loading."""
-    from aiayn.tasks.classification import HFClassifier
+    from aiayn.interop.hf_classifier import HFClassifier
 
     ours_task = get_task("sst2", {"init": "minilm"}, data_dir=DATA_DIR)
     hf_task = get_task("sst2", {"init": "minilm", "backend": "hf"}, data_dir=DATA_DIR)
