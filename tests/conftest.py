@@ -29,6 +29,8 @@ TINY_TOY = [
     "n_val=16",
     "eval_every=5",
     "batch_size=16",
+    "tensorboard=false",
+    "plots=false",
 ]
 # SST-2 from scratch on a slice: a 300-piece BPE vocabulary and a one-layer encoder, 3 steps.
 TINY_SST2 = [

@@ -1,0 +1,149 @@
+"""`aiayn train` as a function: settings layered task defaults < config file < --set, the preset,
+resuming a run without changing its model, an occupied --out, and the architectures a task
+trains."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from aiayn.app.train import TrainRequest, resolve, train
+from aiayn.config import ModelConfig
+from aiayn.errors import AiaynError
+from aiayn.tasks.toy import ReverseTask
+from aiayn.training.device import resolve_precision
+
+# A few steps of a 16-wide model on 64 examples: a second or two.
+TINY = [
+    "d_model=16",
+    "n_heads=2",
+    "d_ff=32",
+    "n_layers=1",
+    "max_steps=2",
+    "n_train=64",
+    "n_val=8",
+    "eval_every=2",
+    "batch_size=16",
+    "tensorboard=false",
+    "plots=false",
+]
+
+
+def _config_file(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_settings_layer_task_defaults_then_the_config_file_then_set(tmp_path):
+    config_file = _config_file(
+        tmp_path,
+        {
+            "train": {"lr": 0.002, "max_steps": 7},
+            "model": {"d_model": 32, "n_heads": 8},
+            "task": {"n_train": 100, "n_val": 10},
+        },
+    )
+    request = TrainRequest(
+        task="reverse",
+        out=tmp_path / "run",
+        config_file=config_file,
+        sets=["max_steps=9", "n_heads=2", "n_val=20"],
+        device="cpu",
+        max_minutes=3.0,
+    )
+    task, out, model_config, train_config, model_dict = resolve(request)
+    assert out == tmp_path / "run" and model_config is None  # a new run: built after the data
+    defaults = ReverseTask.default_train
+    assert train_config.lr == 0.002  # the file over the task's 1e-3
+    assert train_config.max_steps == 9  # --set over the file
+    assert train_config.batch_size == defaults["batch_size"]  # the task's, untouched
+    assert train_config.clip_grad_norm == defaults["clip_grad_norm"] == 1.0  # the task's recipe
+    assert (train_config.device, train_config.max_minutes) == ("cpu", 3.0)  # the command line's
+    assert (model_dict["d_model"], model_dict["n_heads"]) == (32, 2)
+    assert (task.opts["n_train"], task.opts["n_val"]) == (100, 20)
+
+
+def test_the_preset_comes_from_the_command_line_the_file_or_the_task(tmp_path):
+    file_preset = _config_file(tmp_path, {"preset": "small"})
+
+    def preset(**request) -> str:
+        return resolve(TrainRequest(task="reverse", out=tmp_path / "run", **request))[4]["preset"]
+
+    assert preset() == ReverseTask.default_preset == "tiny"
+    assert preset(config_file=file_preset) == "small"
+    assert preset(config_file=file_preset, preset="paper-base") == "paper-base"
+
+
+def test_an_occupied_out_is_refused(toy_runs):
+    with pytest.raises(AiaynError, match=r"already holds a run; pass --resume to continue it"):
+        resolve(TrainRequest(task="reverse", out=toy_runs / "reverse"))
+
+
+def test_resume_keeps_the_model_and_takes_new_training_settings(toy_runs):
+    run = toy_runs / "reverse"
+    saved = json.loads((run / "config.json").read_text())
+    # repeating the original command (the same model fields) is fine
+    request = TrainRequest(task="reverse", out=run, resume=True, sets=["d_model=16", "max_steps=8"])
+    task, _, model_config, train_config, _ = resolve(request)
+    assert model_config == ModelConfig.from_dict(saved["model"])
+    assert train_config.max_steps == 8 and train_config.seed == saved["train"]["seed"]
+    assert task.opts["n_train"] == saved["task_options"]["n_train"]  # the run's own options
+
+
+def test_resume_refuses_a_changed_model_field_or_another_task(toy_runs):
+    run = toy_runs / "reverse"
+    with pytest.raises(AiaynError) as error:
+        resolve(TrainRequest(task="reverse", out=run, resume=True, sets=["d_model=32"]))
+    assert str(error.value) == (
+        "a resumed run keeps its model: --set d_model=32 differs from the run's d_model=16"
+    )
+    with pytest.raises(AiaynError, match="holds a 'reverse' run, not 'copy'"):
+        resolve(TrainRequest(task="copy", out=run, resume=True))
+    with pytest.raises(AiaynError, match="run directory .*none does not exist"):
+        resolve(TrainRequest(task="reverse", out=run.parent / "none", resume=True))
+
+
+def test_an_encoder_decoder_task_trains_the_lstm_baseline(tmp_path):
+    out = tmp_path / "lstm"
+    result = train(
+        TrainRequest(
+            task="reverse", out=out, device="cpu", sets=[*TINY, "arch=lstm-encoder-decoder"]
+        )
+    )
+    assert json.loads((out / "config.json").read_text())["model"]["arch"] == "lstm-encoder-decoder"
+    assert type(result.model).__name__ == "LSTMEncoderDecoder"
+    assert result.summary["steps"] == 2 and result.summary["reloaded_model_generates_the_same"]
+
+
+def test_a_decoder_only_arch_on_an_encoder_decoder_task_is_refused(tmp_path):
+    out = tmp_path / "wrong"
+    with pytest.raises(AiaynError) as error:
+        train(
+            TrainRequest(task="reverse", out=out, device="cpu", sets=[*TINY, "arch=decoder-only"])
+        )
+    assert "task 'reverse' trains a encoder-decoder model, not decoder-only" in str(error.value)
+    assert not (out / "config.json").exists()  # nothing recorded for a run that cannot train
+
+
+def test_a_setting_the_data_fixes_cannot_be_changed(tmp_path):
+    with pytest.raises(
+        AiaynError, match=r"--set vocab_size=99 conflicts with the data .*'reverse'"
+    ):
+        train(
+            TrainRequest(
+                task="reverse", out=tmp_path / "v", device="cpu", sets=[*TINY, "vocab_size=99"]
+            )
+        )
+
+
+def test_a_run_records_the_precision_auto_chose_and_what_it_trained(toy_runs):
+    config = json.loads((toy_runs / "reverse" / "config.json").read_text())
+    assert config["train"]["precision"] == resolve_precision("auto", torch.device("cpu"))
+    summary = json.loads((toy_runs / "reverse" / "summary.json").read_text())
+    assert summary["task"] == "reverse" and summary["steps"] == 5
+    assert summary["reloaded_model_generates_the_same"] is True
+    assert json.loads((toy_runs / "reverse" / "untrained.json").read_text()).keys() >= {"loss"}

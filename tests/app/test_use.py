@@ -1,0 +1,157 @@
+"""Using a trained run: each command asks the run's task for the capability it needs (a one-line
+refusal naming the task otherwise), then translates, classifies, generates, evaluates or
+averages. On the small runs trained once for the session (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from aiayn.app.runs import load_run
+from aiayn.app.use import (
+    average_run,
+    capability,
+    classify_lines,
+    draw_attention,
+    evaluate_run,
+    generate_text,
+    open_run,
+    translate_lines,
+)
+from aiayn.decoding import SamplingOptions, SearchOptions, greedy_decode
+from aiayn.errors import AiaynError
+from aiayn.tasks import Classifies, DrawsAttention, Generates, Translates
+from aiayn.tasks.toy import BOS, EOS, pad
+from aiayn.training.checkpoint import load_weights
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def reverse(toy_runs):
+    return open_run(toy_runs / "reverse", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def reverse_lm(toy_runs):
+    return open_run(toy_runs / "reverse-lm", device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("kind", "command", "needs"),
+    [
+        (Generates, "generate", "a language model"),
+        (Classifies, "classify", "a classification task"),
+        (DrawsAttention, "attention", "a translation task"),
+    ],
+)
+def test_a_run_whose_task_lacks_the_capability_is_refused_naming_it(reverse, kind, command, needs):
+    with pytest.raises(AiaynError) as error:
+        capability(reverse, kind, command)
+    assert (
+        str(error.value)
+        == f"{reverse.directory} is a 'reverse' run; `aiayn {command}` needs {needs}"
+    )
+
+
+def test_capability_gives_the_task(reverse, reverse_lm):
+    assert capability(reverse, Translates, "translate") is reverse.task
+    assert capability(reverse_lm, Generates, "generate") is reverse_lm.task
+    with pytest.raises(
+        AiaynError, match="'reverse-lm' run; `aiayn translate` needs a task that translates"
+    ):
+        capability(reverse_lm, Translates, "translate")
+
+
+def test_each_command_refuses_the_wrong_run(reverse, reverse_lm, tmp_path):
+    with pytest.raises(AiaynError, match="needs a task that translates"):
+        translate_lines(reverse_lm, ["1 2"], SearchOptions())
+    with pytest.raises(AiaynError, match="needs a classification task"):
+        classify_lines(reverse, ["1 2"])
+    with pytest.raises(AiaynError, match="needs a language model"):
+        generate_text(reverse, "1 2", SamplingOptions(max_new_tokens=2))
+    with pytest.raises(AiaynError, match="needs a translation task"):
+        draw_attention(reverse, "1 2", tmp_path / "a.png")
+
+
+def test_translate_lines_decodes_each_line_in_order(reverse):
+    lines = ["3 1 4 1 5", "", "9 2", "0 0 1 2 3 4 5 6"]
+    out = translate_lines(reverse, lines, SearchOptions())
+    vocab = reverse.task.vocab
+    src = pad([vocab.encode(line) for line in lines if line])
+    expected = [
+        vocab.decode(ids) for ids in greedy_decode(reverse.model, src, bos_id=BOS, eos_id=EOS)
+    ]
+    assert out == [expected[0], "", expected[1], expected[2]]
+    beam = translate_lines(reverse, lines, SearchOptions(beam_size=2))
+    assert len(beam) == 4 and beam[1] == ""
+    with pytest.raises(AiaynError, match="line 2 has 200 tokens, more than the model's maximum"):
+        translate_lines(reverse, ["1", " ".join(["1"] * 200)], SearchOptions())
+
+
+def test_generate_text_continues_the_prompt_as_typed(reverse_lm):
+    options = SamplingOptions(max_new_tokens=4, temperature=0.0)
+    text = generate_text(reverse_lm, "1 2  3", options)
+    assert text.startswith("1 2  3") and len(text.split()) == 3 + 4  # the spacing kept
+    assert generate_text(reverse_lm, "1 2 3", options, seed=1) == generate_text(
+        reverse_lm, "1 2 3", options, seed=2
+    )  # greedy: no randomness
+    sampled = SamplingOptions(max_new_tokens=6)
+    assert generate_text(reverse_lm, "4", sampled, seed=3) == generate_text(
+        reverse_lm, "4", sampled, seed=3
+    )
+
+
+def test_generate_text_refuses_prompts_it_cannot_use(reverse_lm):
+    options = SamplingOptions(max_new_tokens=2)
+    with pytest.raises(AiaynError, match="the prompt is empty: pass --prompt TEXT"):
+        generate_text(reverse_lm, "", options)
+    with pytest.raises(AiaynError, match="the prompt '  ' gives no tokens"):
+        generate_text(reverse_lm, "  ", options)
+    max_len = reverse_lm.model_config.max_len
+    with pytest.raises(
+        AiaynError,
+        match=f"the prompt has {max_len + 1} tokens, more than the model's maximum {max_len}",
+    ):
+        generate_text(reverse_lm, " ".join(["1"] * (max_len + 1)), options)
+
+
+def test_classify_lines(sst2_run):
+    run = load_run(sst2_run.run_dir, device=CPU)
+    lines = ["a gorgeous , witty , seductive movie .", "", "dull and boring"]
+    got = classify_lines(run, lines)
+    assert got == sst2_run.task.classify(sst2_run.model.cpu(), lines)
+    assert [label in ("negative", "positive") and 0.5 <= p <= 1 for label, p in got] == [True] * 3
+    assert classify_lines(run, []) == []
+
+
+def test_evaluate_run_scores_a_split(reverse):
+    figures = evaluate_run(reverse, "val")
+    assert set(figures) == {"val_loss", "val_token_accuracy", "val_exact_match"}
+    assert figures == evaluate_run(reverse, "val")  # deterministic: eval mode, no grad
+
+
+def test_average_run_writes_the_mean_of_the_last_checkpoints(toy_runs, tmp_path):
+    run_dir = shutil.copytree(toy_runs / "reverse", tmp_path / "reverse")
+    names, out = average_run(run_dir, 1)
+    latest = (run_dir / "checkpoints" / "latest").read_text().strip()
+    assert names == [latest] and out == run_dir / "averaged.safetensors"
+    averaged = open_run(run_dir, checkpoint="averaged", device="cpu").model
+    one = open_run(run_dir, checkpoint="latest", device="cpu").model
+    for a, b in zip(averaged.parameters(), one.parameters(), strict=True):
+        assert torch.equal(a, b)  # the mean of one checkpoint is that checkpoint
+    with pytest.raises(AiaynError, match="has 1 checkpoints, fewer than --last 3"):
+        average_run(run_dir, 3)
+
+
+def test_open_run_picks_the_checkpoint(toy_runs):
+    run = open_run(toy_runs / "reverse", device="cpu", checkpoint="best")
+    best = json.loads((toy_runs / "reverse" / "checkpoints" / "best.json").read_text())["name"]
+    model = load_run(toy_runs / "reverse", device=CPU).model
+    load_weights(model, toy_runs / "reverse" / "checkpoints" / best / "model.safetensors")
+    for a, b in zip(run.model.parameters(), model.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert next(run.model.parameters()).device == CPU
