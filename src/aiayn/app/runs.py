@@ -24,7 +24,13 @@ from torch import nn
 from aiayn.config import ModelConfig, TrainConfig
 from aiayn.errors import AiaynError
 from aiayn.tasks import Task, get_task
-from aiayn.training.checkpoint import atomic_write_json, latest_checkpoint, load_weights, read_best
+from aiayn.training.checkpoint import (
+    atomic_write_json,
+    latest_checkpoint,
+    load_weights,
+    read_best,
+    verify_checkpoint,
+)
 
 CHECKPOINTS: tuple[str, ...] = ("final", "best", "latest", "averaged")
 
@@ -82,11 +88,13 @@ def weights_file(run_dir: Path, checkpoint: str = "final") -> Path:
         best = read_best(run_dir / "checkpoints")
         if best is None:
             raise AiaynError(f"{run_dir} has no best checkpoint")
+        verify_checkpoint(run_dir / "checkpoints" / best["name"])
         weights = run_dir / "checkpoints" / best["name"] / "model.safetensors"
     elif checkpoint == "latest":
         latest = latest_checkpoint(run_dir / "checkpoints")
         if latest is None:
             raise AiaynError(f"{run_dir} has no checkpoint")
+        verify_checkpoint(latest)
         weights = latest / "model.safetensors"
     else:
         raise AiaynError(f"checkpoint must be one of {', '.join(CHECKPOINTS)}, got {checkpoint!r}")

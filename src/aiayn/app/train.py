@@ -233,6 +233,7 @@ def _train(
             "steps": result["steps"],
             "seconds": round(result["seconds"], 2),
             "stopped": result["stopped"],
+            **({"skipped_steps": result["skipped_steps"]} if "skipped_steps" in result else {}),
             "parameters": sum(p.numel() for p in model.parameters()),
             **({"frozen_parameters": trainer.frozen} if trainer.frozen else {}),
             "device": str(device),

@@ -15,6 +15,7 @@ from aiayn.config._base import ConfigBase, at_least, greater_than, in_range, one
 
 LR_SCHEDULES: tuple[str, ...] = ("inverse-sqrt", "cosine", "constant")
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
+NONFINITE: tuple[str, ...] = ("stop", "skip")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class TrainConfig(ConfigBase):
     # <pad> and <bos>, which are never targets. True spreads it over the whole vocabulary.
     smooth_over_specials: bool = False
     clip_grad_norm: float | None = None  # the paper does not clip; e.g. 1.0 clips the norm at 1
+    # A NaN or infinite loss or gradient: "stop" the run there, naming the step (nothing of that
+    # step is applied or saved); "skip" passes over such a step and stops after 3 in a row.
+    nonfinite: str = "stop"
     # "auto": bf16 autocast where the device has native bf16 (AVX-512 BF16 / AMX, or a CUDA GPU
     # that supports it), else fp32; the run stores what it chose. "fp16" needs CUDA.
     precision: str = "auto"
@@ -65,6 +69,7 @@ class TrainConfig(ConfigBase):
     def validate(self) -> None:
         one_of("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         one_of("precision", self.precision, PRECISIONS)
+        one_of("nonfinite", self.nonfinite, NONFINITE)
         for name in (
             "max_steps",
             "batch_tokens",

@@ -19,6 +19,8 @@ from aiayn.errors import AiaynError
 from aiayn.models import build_model
 from aiayn.tokenizers import BOS_ID, PAD_ID
 
+_TYPE_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
 
 class Task:
     """Base class. Subclasses set the class attributes and implement `prepare` and `evaluate`."""
@@ -33,6 +35,10 @@ class Task:
     # The evaluation figure that picks the best checkpoint, and whether lower or higher is better.
     best_metric: ClassVar[str] = "val_loss"
     best_mode: ClassVar[str] = "min"
+    # Numeric options that must be at least 1 (the others at least 0), and options that may
+    # also be None although their default is not.
+    positive_options: ClassVar[frozenset[str]] = frozenset()
+    nullable_options: ClassVar[frozenset[str]] = frozenset()
     # Token ids that are never a target (<pad>, <bos>): label smoothing leaves them out.
     never_targets: ClassVar[tuple[int, ...]] = (PAD_ID, BOS_ID)
 
@@ -46,6 +52,27 @@ class Task:
             )
         self.opts: dict[str, Any] = {**self.options, **options}
         self.data_dir = data_dir
+        self._check_option_types()
+
+    def _check_option_types(self) -> None:
+        """Each option has its default's type (a float option takes an int too) and a number is
+        never negative; those in `positive_options` are >= 1. Options whose default is None
+        (files, an optional setting) are the task's own to check."""
+        for key, default in self.options.items():
+            value = self.opts[key]
+            if default is None or value is None and key in self.nullable_options:
+                continue
+            kind = type(default)
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                self.opts[key] = value = float(value)
+            if type(value) is not kind:
+                raise AiaynError(
+                    f"task option {key} must be {_TYPE_NAMES.get(kind, kind.__name__)}, "
+                    f"got {value!r}"
+                )
+            if kind in (int, float) and value < (1 if key in self.positive_options else 0):
+                low = 1 if key in self.positive_options else 0
+                raise AiaynError(f"task option {key} must be >= {low}, got {value!r}")
 
     # -- set-up ---------------------------------------------------------------------------
     def prepare(self, run_dir: Path, train_config: TrainConfig) -> dict[str, Any]:

@@ -56,6 +56,7 @@ class ClassificationTask(Task, Classifies):
     best_metric: ClassVar[str] = "val_accuracy"
     best_mode: ClassVar[str] = "max"
     never_targets: ClassVar[tuple[int, ...]] = ()  # the targets are labels, not tokens
+    positive_options: ClassVar[frozenset[str]] = frozenset({"bpe_vocab_size"})
     options: ClassVar[dict[str, Any]] = {
         "train_file": None,
         "val_file": None,

@@ -84,6 +84,9 @@ class ShakespeareTask(Task, Generates):
     # on two CPU cores in bf16, readable samples.
     default_preset: ClassVar[str] = "lm-medium"
     eos_id: ClassVar[int | None] = None  # a text stream has no end of sequence
+    positive_options: ClassVar[frozenset[str]] = frozenset(
+        {"context", "min_freq", "bpe_vocab_size"}
+    )
     default_model: ClassVar[dict[str, Any]] = {
         # GPT-style: pre-norm trains without a long warmup; GELU and learned positions as GPT-2.
         "norm_first": True,
@@ -128,6 +131,13 @@ class ShakespeareTask(Task, Generates):
         for key in ("context", "min_freq", "bpe_vocab_size"):
             if isinstance(o[key], bool) or not isinstance(o[key], int) or o[key] < 1:
                 raise AiaynError(f"{key} must be a positive integer, got {o[key]!r}")
+        if not 0 <= o["val_fraction"] < 1 or not 0 <= o["test_fraction"] < 1:
+            raise AiaynError(
+                f"val_fraction and test_fraction must be in [0, 1), got {o['val_fraction']} "
+                f"and {o['test_fraction']}"
+            )
+        if o["val_fraction"] + o["test_fraction"] >= 1:
+            raise AiaynError("val_fraction + test_fraction must leave text for training (< 1)")
         if o["n_works"] is not None and (not isinstance(o["n_works"], int) or o["n_works"] < 1):
             raise AiaynError(f"n_works must be a positive integer or null, got {o['n_works']!r}")
         self.tokenizer: Tokenizer | None = None

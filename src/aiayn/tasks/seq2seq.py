@@ -53,6 +53,9 @@ class TextToTextTask(Task, Translates, DrawsAttention):
     pad_id: ClassVar[int] = PAD_ID
     metric: ClassVar[str]  # the key of `score` that training reports on validation decodes
     eval_option: ClassVar[str]  # the task option: how many validation examples it decodes
+    positive_options: ClassVar[frozenset[str]] = frozenset(
+        {"bpe_vocab_size", "min_frequency", "max_positions", "beam", "reference_sentences"}
+    )
     options: ClassVar[dict[str, Any]] = {
         "bpe_vocab_size": 8000,  # joint BPE vocabulary, source and target
         "min_frequency": 2,

@@ -30,6 +30,7 @@ from aiayn.training.distributed import EvalShard
 from aiayn.training.loss import compute_loss, label_smoothed_cross_entropy
 
 PAD, BOS, EOS, SEP = 0, 1, 2, 3
+SPLITS: tuple[str, ...] = ("train", "val", "test")  # each drawn with its own seed
 N_SPECIAL = 4
 
 
@@ -83,6 +84,9 @@ def pad(seqs: list[list[int]], length: int | None = None) -> Tensor:
 
 class _ToyTask(Task):
     never_targets: ClassVar[tuple[int, ...]] = (PAD, BOS)
+    positive_options: ClassVar[frozenset[str]] = frozenset(
+        {"n_symbols", "min_seq_len", "max_seq_len", "seq_len", "n_train", "n_val"}
+    )
     options: ClassVar[dict[str, Any]] = {
         "n_symbols": 10,
         "min_seq_len": 4,
@@ -137,6 +141,8 @@ class _ToyTask(Task):
         raise NotImplementedError
 
     def _sequences(self, split: str) -> list[list[int]]:
+        if split not in SPLITS:
+            raise AiaynError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
         o = self.opts
         n, offset = (o["n_train"], 0) if split == "train" else (o["n_val"], 1 + (split == "test"))
         lo, hi = self._length_range()

@@ -3,29 +3,45 @@
 A checkpoint directory `checkpoints/step-0000500/` holds
     model.safetensors   the weights (safetensors: no pickle, loads anywhere)
     state.pt            optimiser, grad scaler, RNG and data position; loaded with weights_only=True
+    SHA256SUMS          the checksums of both (aiayn.training.integrity)
 and `checkpoints/latest` names the newest complete one. A crash at any moment leaves either the
 old checkpoint or the new one, never half of one: `os.rename` of a directory is atomic on POSIX.
+A checkpoint is verified before it is read; a damaged one is refused with one line naming the
+file, and `intact_checkpoints` lists the others, newest first, for a resume to fall back on.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import safetensors
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 from torch import nn
 
 from aiayn.errors import AiaynError
+from aiayn.training.integrity import (
+    DamagedFileError,
+    describe_mismatch,
+    verify_directory,
+    verify_file,
+    write_sidecar,
+    write_sums,
+)
 
 LATEST = "latest"
 BEST = "best.json"
+WEIGHTS, STATE = "model.safetensors", "state.pt"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -77,7 +93,8 @@ def atomic_directory(final: Path) -> Iterator[Path]:
 
 
 def save_weights(model: nn.Module, path: Path) -> None:
-    """Model weights to one safetensors file, atomically (tied matrices are stored once)."""
+    """Model weights to one safetensors file, atomically (tied matrices are stored once), with
+    its checksum beside it (`<path>.sha256`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -87,14 +104,34 @@ def save_weights(model: nn.Module, path: Path) -> None:
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+    write_sidecar(path)
+
+
+def weight_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """The tensors of a safetensors file and their shapes, read from its header alone."""
+    try:
+        with safetensors.safe_open(str(path), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as e:
+        raise DamagedFileError(f"{path} cannot be read as safetensors ({e})") from None
 
 
 def load_weights(model: nn.Module, path: Path) -> None:
-    """Load a safetensors file written by `save_weights` into `model` (strict)."""
+    """Load a safetensors file written by `save_weights` into `model` (strict), after checking
+    its checksum (when it has one) and that its tensors fit the model (naming what differs)."""
     path = Path(path)
     if not path.is_file():
         raise AiaynError(f"no weights file at {path}")
-    missing, unexpected = load_model(_unwrap(model), path, strict=False)
+    verify_file(path)
+    inner = _unwrap(model)
+    shapes = weight_shapes(path)
+    mismatch = describe_mismatch(shapes, {k: tuple(v.shape) for k, v in inner.state_dict().items()})
+    if mismatch:
+        raise AiaynError(f"the weights in {path} do not fit the model: {mismatch}")
+    try:
+        missing, unexpected = load_model(inner, path, strict=False)
+    except (SafetensorError, OSError) as e:
+        raise DamagedFileError(f"{path} cannot be read as safetensors ({e})") from None
     if missing or unexpected:
         raise AiaynError(
             f"weights in {path} do not fit the model: missing {sorted(missing)[:5]}, "
@@ -121,8 +158,9 @@ def save_checkpoint(
     checkpoint_dir = Path(checkpoint_dir)
     name = f"step-{step:07d}"
     with atomic_directory(checkpoint_dir / name) as tmp:
-        save_model(_unwrap(model), str(tmp / "model.safetensors"))
-        torch.save(state, tmp / "state.pt")
+        save_model(_unwrap(model), str(tmp / WEIGHTS))
+        torch.save(state, tmp / STATE)
+        write_sums(tmp, [WEIGHTS, STATE])
     atomic_write_text(checkpoint_dir / LATEST, name + "\n")
     _prune(checkpoint_dir, keep)
     return checkpoint_dir / name
@@ -166,14 +204,60 @@ def read_best(checkpoint_dir: Path) -> dict[str, Any] | None:
     path = Path(checkpoint_dir) / BEST
     if not path.is_file():
         return None
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        best = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DamagedFileError(f"{path} cannot be read ({e})") from None
+    if not isinstance(best, dict) or not isinstance(best.get("name"), str):
+        raise DamagedFileError(f"{path} does not name a checkpoint")
+    return best
+
+
+def verify_checkpoint(path: Path) -> None:
+    """Refuse, in one line naming the file, a checkpoint that is incomplete or damaged."""
+    verify_directory(Path(path), required_files=(WEIGHTS, STATE))
+
+
+def intact_checkpoints(checkpoint_dir: Path) -> tuple[list[Path], list[str]]:
+    """(the checkpoints that pass `verify_checkpoint`, newest first; why each other failed)."""
+    intact, damaged = [], []
+    for path in reversed(list_checkpoints(checkpoint_dir)):
+        try:
+            verify_checkpoint(path)
+        except DamagedFileError as e:
+            damaged.append(str(e))
+        else:
+            intact.append(path)
+    return intact, damaged
+
+
+def read_state(path: Path, **load_options: object) -> dict[str, Any]:
+    """A checkpoint's training state, loaded with weights_only=True: tensors and plain
+    containers only, so a file crafted to run code when unpickled is refused, not run."""
+    file = Path(path) / STATE
+    try:
+        with warnings.catch_warnings():  # torch warns of pickle protocols it was not made with
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(file, weights_only=True, map_location="cpu", **load_options)
+    except pickle.UnpicklingError as e:
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        why = next((line for line in lines if "Unsupported" in line), lines[0] if lines else "")
+        raise DamagedFileError(
+            f"{file} is refused: it holds objects a weights-only load does not allow ({why})"
+        ) from None
+    except (OSError, RuntimeError, EOFError) as e:
+        raise DamagedFileError(f"{file} cannot be read ({e})") from None
+    if not isinstance(state, dict):
+        raise DamagedFileError(f"{file} does not hold a training state")
+    return state
 
 
 def load_checkpoint(path: Path, model: nn.Module) -> dict[str, Any]:
-    """Load a checkpoint's weights into `model` and return its training state."""
+    """Verify a checkpoint, load its weights into `model` and return its training state."""
     path = Path(path)
-    load_weights(model, path / "model.safetensors")
-    return torch.load(path / "state.pt", weights_only=True, map_location="cpu")
+    verify_checkpoint(path)
+    load_weights(model, path / WEIGHTS)
+    return read_state(path)
 
 
 def average_checkpoints(paths: list[Path], model: nn.Module) -> None:
@@ -185,7 +269,8 @@ def average_checkpoints(paths: list[Path], model: nn.Module) -> None:
 
     total: dict[str, torch.Tensor] | None = None
     for p in paths:
-        tensors = load_file(str(Path(p) / "model.safetensors"))
+        verify_checkpoint(Path(p))
+        tensors = load_file(str(Path(p) / WEIGHTS))
         if total is None:
             total = {k: v.double() for k, v in tensors.items()}
         else:

@@ -25,11 +25,14 @@ from torch import nn
 from aiayn.errors import AiaynError
 from aiayn.training import distributed, fsdp
 from aiayn.training.checkpoint import (
-    latest_checkpoint,
+    intact_checkpoints,
+    list_checkpoints,
     load_checkpoint,
     load_weights,
+    read_state,
     save_checkpoint,
 )
+from aiayn.training.integrity import DamagedFileError
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,8 @@ class TrainState:
     best_value: float | None = None
     bad_evals: int = 0  # evaluations since the best one (early stopping)
     seconds: float = 0.0  # training time so far, summed over resumed runs
+    skipped: int = 0  # steps passed over for a non-finite loss or gradient (nonfinite=skip)
+    skipped_in_a_row: int = 0
 
 
 def rng_state(device: torch.device) -> dict[str, Any]:
@@ -146,18 +151,48 @@ class Checkpoints:
         return path
 
     def resume(self) -> TrainState | None:
-        """Load the latest checkpoint into the model, optimiser, scaler and generators; return
-        its state, or None when the run has no checkpoint yet."""
-        path = latest_checkpoint(self.directory)
-        if path is None:
+        """Load the newest intact checkpoint into the model, optimiser, scaler and generators;
+        return its state, or None when the run has no checkpoint yet.
+
+        A damaged checkpoint (aiayn.training.integrity) is passed over with a warning naming the
+        file, and the one resumed from is named; when every one is damaged, the error says so.
+        Nothing is deleted or rewritten here."""
+        if not list_checkpoints(self.directory):
             return None
-        if self.fsdp:
-            state = self._load_sharded(path)
+        intact, damaged = intact_checkpoints(self.directory)
+        for path in intact:
+            try:
+                state = self._load(path)
+            except DamagedFileError as e:
+                damaged.append(str(e))
+                continue
+            if damaged:
+                for reason in damaged:
+                    log.warning("passed over a damaged checkpoint: %s", reason)
+                log.warning("resuming from %s, the newest intact checkpoint", path)
+            break
         else:
-            state = load_checkpoint(path, self.module)
-            if state.get("fsdp", False):
-                raise AiaynError(f"{path} was written by an FSDP run: resume it with --fsdp")
+            raise DamagedFileError(
+                f"every checkpoint in {self.directory} is damaged ({damaged[0]}); start the run "
+                "again in a new --out, or restore the checkpoints from a backup"
+            )
+        return self._restore(path, state)
+
+    def _load(self, path: Path) -> dict[str, Any]:
+        """Read checkpoint `path` into the model and optimiser; return its training state."""
+        if self.fsdp:
+            return self._load_sharded(path)
+        state = load_checkpoint(path, self.module)
+        if state.get("fsdp", False):
+            raise AiaynError(f"{path} was written by an FSDP run: resume it with --fsdp")
+        try:
             self.optimizer.load_state_dict(state["optimizer"])
+        except (KeyError, ValueError) as e:
+            message = f"{path / 'state.pt'} holds no usable optimiser state ({e})"
+            raise DamagedFileError(message) from None
+        return state
+
+    def _restore(self, path: Path, state: dict[str, Any]) -> TrainState:
         self.scaler.load_state_dict(state["scaler"])
         restore_rng(state, device=self.device, seed=self.seed)
         batch_index = state["batch_index"]
@@ -174,12 +209,14 @@ class Checkpoints:
             best_value=state["best_value"],
             bad_evals=state["bad_evals"],
             seconds=state["seconds"],
+            skipped=state.get("skipped", 0),
+            skipped_in_a_row=state.get("skipped_in_a_row", 0),
         )
 
     def _load_sharded(self, path: Path) -> dict[str, Any]:
         """FSDP resume: rank 0 reads the full weights and optimiser state and scatters them."""
         # Memory-mapped: ranks other than 0 read only the small entries, not the optimiser.
-        state = torch.load(path / "state.pt", weights_only=True, map_location="cpu", mmap=True)
+        state = read_state(path, mmap=True)
         if not state.get("fsdp", False):
             raise AiaynError(f"{path} was not written by an FSDP run: resume it without --fsdp")
         if self.twin is not None:

@@ -25,12 +25,12 @@ from typing import Any, Protocol
 
 import torch
 import torch.distributed as dist
-from torch import nn
+from torch import Tensor, nn
 
 from aiayn.config import TrainConfig
 from aiayn.errors import AiaynError
 from aiayn.training import distributed
-from aiayn.training.checkpoint import mark_best, save_weights
+from aiayn.training.checkpoint import latest_checkpoint, mark_best, save_weights
 from aiayn.training.device import autocast
 from aiayn.training.fsdp import fully_shard_model
 from aiayn.training.loss import Batch, LossOutput, compute_loss, count_targets
@@ -40,6 +40,15 @@ from aiayn.training.schedules import learning_rate
 from aiayn.training.state import Checkpoints, TrainState
 
 log = logging.getLogger(__name__)
+
+
+MAX_SKIPPED_IN_A_ROW = 3  # nonfinite=skip stops at the third non-finite step in a row
+
+
+class TrainingDivergedError(AiaynError):
+    """The loss or a gradient became NaN or infinite; the step was not applied."""
+
+    exit_code = 3
 
 
 class BatchSource(Protocol):
@@ -155,6 +164,7 @@ class Trainer:
             seed=config.seed,
             twin=twin,
         )
+        self.last_step_skipped = False  # the last step was passed over (nonfinite=skip)
         self.run_log = RunLog(
             self.out_dir, enabled=self.is_main, tensorboard=config.tensorboard, plots=config.plots
         )
@@ -225,9 +235,20 @@ class Trainer:
                 self.scaler.scale(out.loss_sum * scale).backward()
             loss_sum += out.loss_sum.detach().double()
             nll_sum += out.nll_sum.detach().double()
-        if self.config.clip_grad_norm is not None:
-            self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.module.parameters(), self.config.clip_grad_norm)
+        grad_norm = self._grad_norm()
+        if self.world_size > 1:
+            totals = torch.stack([loss_sum, nll_sum])
+            dist.all_reduce(totals)
+            loss_sum, nll_sum = totals[0], totals[1]
+        finite = torch.isfinite(loss_sum)
+        if grad_norm is not None:
+            finite &= torch.isfinite(grad_norm)
+        self.last_step_skipped = not bool(finite)  # the step's one host synchronisation
+        if self.last_step_skipped:
+            self.optimizer.zero_grad(set_to_none=True)
+            self._nonfinite(loss_sum.item(), None if grad_norm is None else grad_norm.item())
+            return 0.0, 0.0, 0.0
+        self.state.skipped_in_a_row = 0
         lr = learning_rate(self.state.step + 1, self.config, d_model=self.d_model)
         for group in self.optimizer.param_groups:
             group["lr"] = lr * group.get("lr_scale", 1.0)
@@ -235,11 +256,41 @@ class Trainer:
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         self.state.step += 1
-        if self.world_size > 1:
-            totals = torch.stack([loss_sum, nll_sum])
-            dist.all_reduce(totals)
-            loss_sum, nll_sum = totals[0], totals[1]
         return loss_sum.item(), nll_sum.item(), n_total.item()
+
+    def _grad_norm(self) -> Tensor | None:
+        """The gradients' total norm, clipped to `clip_grad_norm` if set. None under fp16's
+        grad scaler, which itself passes over steps whose scaled gradients overflow."""
+        if self.config.clip_grad_norm is not None:
+            self.scaler.unscale_(self.optimizer)
+            return torch.nn.utils.clip_grad_norm_(
+                self.module.parameters(), self.config.clip_grad_norm
+            )
+        if self.scaler.is_enabled():
+            return None
+        grads = [p.grad for p in self.module.parameters() if p.grad is not None]
+        return torch.nn.utils.get_total_norm(grads) if grads else None
+
+    def _nonfinite(self, loss: float, grad_norm: float | None) -> None:
+        """A step whose loss or gradient is NaN or infinite: stop (the default), or pass over it
+        (nonfinite=skip) until three come in a row. Nothing of the step has been applied."""
+        step = self.state.step + 1
+        what = f"the loss is {loss}" + (
+            "" if grad_norm is None else f", the gradient norm {grad_norm}"
+        )
+        self.state.skipped += 1
+        self.state.skipped_in_a_row += 1
+        if self.config.nonfinite == "skip" and self.state.skipped_in_a_row < MAX_SKIPPED_IN_A_ROW:
+            log.warning("step %d: %s; passed over (nonfinite=skip)", step, what)
+            return
+        saved = latest_checkpoint(self.checkpoints.directory)
+        again = f"resume from {saved.name} (--resume)" if saved else "start again"
+        in_a_row = f" ({self.state.skipped_in_a_row} in a row)" if self.state.skipped > 1 else ""
+        raise TrainingDivergedError(
+            f"step {step}: {what}{in_a_row}, so training stopped before applying it (no "
+            f"weights were written); {again} with a lower learning rate, or pass over such "
+            "steps with --set nonfinite=skip"
+        )
 
     def _gradient_sync(self, sync: bool) -> contextlib.AbstractContextManager:
         """Gradients are averaged over processes on the last micro-batch of a step only."""
@@ -317,6 +368,8 @@ class Trainer:
                     break
                 loss_sum, _, n = self.step()
                 self.state.seconds = time.perf_counter() - start
+                if self.last_step_skipped:  # nonfinite=skip passed over it: no step was taken
+                    continue
                 window_loss += loss_sum
                 window_targets += n
                 step = self.state.step
@@ -361,6 +414,7 @@ class Trainer:
             "epochs": self.state.epoch,
             "seconds": self.state.seconds,
             "stopped": stopped,
+            **({"skipped_steps": self.state.skipped} if self.state.skipped else {}),
             **last_eval,
         }
 
