@@ -26,7 +26,7 @@ from typing import Any
 import safetensors
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_model, save_file
 from torch import nn
 
 from aiayn.errors import AiaynError
@@ -92,6 +92,18 @@ def atomic_directory(final: Path) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _write_safetensors(model: nn.Module, path: str | Path) -> None:
+    """The model's weights as a safetensors file, byte for byte the same for the same weights:
+    a tied matrix is stored once under the first of its names in sorted order, and the header
+    carries no metadata (safetensors' own note of dropped names comes out in a varying order)."""
+    state = _unwrap(model).state_dict()
+    kept: dict[tuple[int, torch.device], str] = {}
+    for name in sorted(state):
+        tensor = state[name]
+        kept.setdefault((tensor.untyped_storage().data_ptr(), tensor.device), name)
+    save_file({name: state[name].contiguous() for name in kept.values()}, str(path))
+
+
 def save_weights(model: nn.Module, path: Path) -> None:
     """Model weights to one safetensors file, atomically (tied matrices are stored once), with
     its checksum beside it (`<path>.sha256`)."""
@@ -100,7 +112,7 @@ def save_weights(model: nn.Module, path: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     os.close(fd)
     try:
-        save_model(_unwrap(model), tmp)
+        _write_safetensors(model, tmp)
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -158,7 +170,7 @@ def save_checkpoint(
     checkpoint_dir = Path(checkpoint_dir)
     name = f"step-{step:07d}"
     with atomic_directory(checkpoint_dir / name) as tmp:
-        save_model(_unwrap(model), str(tmp / WEIGHTS))
+        _write_safetensors(model, tmp / WEIGHTS)
         torch.save(state, tmp / STATE)
         write_sums(tmp, [WEIGHTS, STATE])
     atomic_write_text(checkpoint_dir / LATEST, name + "\n")
