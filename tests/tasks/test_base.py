@@ -83,3 +83,44 @@ def test_what_a_task_need_not_say():
     ):
         with pytest.raises(NotImplementedError):
             method(*args)
+
+
+class Typed(Bare):
+    options: ClassVar[dict[str, Any]] = {
+        "count": 3,
+        "rate": 0.5,
+        "name": "x",
+        "flag": False,
+        "limit": 10,
+        "file": None,
+    }
+    positive_options: ClassVar[frozenset[str]] = frozenset({"count"})
+    nullable_options: ClassVar[frozenset[str]] = frozenset({"limit"})
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"count": "3"}, "task option count must be an integer, got '3'"),
+        ({"count": True}, "task option count must be an integer, got True"),
+        ({"count": 2.0}, "task option count must be an integer, got 2.0"),
+        ({"rate": "fast"}, "task option rate must be a number, got 'fast'"),
+        ({"name": 3}, "task option name must be a string, got 3"),
+        ({"flag": 1}, "task option flag must be true or false, got 1"),
+        ({"count": 0}, "task option count must be >= 1, got 0"),
+        ({"rate": -0.5}, "task option rate must be >= 0, got -0.5"),
+        ({"limit": -1}, "task option limit must be >= 0, got -1"),
+        ({"name": None}, "task option name must be a string, got None"),
+    ],
+)
+def test_options_are_checked_by_type_and_range(options, message):
+    with pytest.raises(AiaynError) as error:
+        Typed(options)
+    assert str(error.value) == message
+
+
+def test_what_the_option_checks_accept():
+    task = Typed({"rate": 1, "limit": None, "file": 42, "count": 1})
+    assert task.opts["rate"] == 1.0 and type(task.opts["rate"]) is float  # an int for a float
+    assert task.opts["limit"] is None  # a nullable option
+    assert task.opts["file"] == 42  # an option whose default is None: the task's to check

@@ -159,3 +159,28 @@ def test_a_checkpoint_of_a_sharded_run_needs_fsdp_to_resume(make_trainer):
         sums.write_text("".join(f"{digests[n]}  {n}\n" for n in names))
     with pytest.raises(AiaynError, match="was written by an FSDP run: resume it with --fsdp"):
         make_trainer("sharded").resume()
+
+
+def test_resume_passes_over_a_damaged_checkpoint_and_names_it(make_trainer, caplog):
+    first = make_trainer("damaged", max_steps=20, keep_checkpoints=3)
+    first.step()
+    first.save()
+    first.step()
+    newest = first.save()
+    state = newest / "state.pt"
+    state.write_bytes(state.read_bytes()[:-100])  # truncated, as by a full disk
+    second = make_trainer("damaged", max_steps=20, keep_checkpoints=3)
+    with caplog.at_level("WARNING", logger="aiayn.training.state"):
+        assert second.resume() is True
+    assert second.state.step == 1
+    assert "passed over a damaged checkpoint" in caplog.text and str(state) in caplog.text
+    assert "resuming from" in caplog.text and "step-0000001" in caplog.text
+
+
+def test_when_every_checkpoint_is_damaged_resume_says_so(make_trainer):
+    trainer = make_trainer("all-damaged", max_steps=20)
+    trainer.step()
+    path = trainer.save()
+    (path / "model.safetensors").write_bytes(b"not weights")
+    with pytest.raises(AiaynError, match="every checkpoint in .* is damaged .*start the run again"):
+        make_trainer("all-damaged", max_steps=20).resume()

@@ -72,3 +72,51 @@ def test_time_budget(make_trainer, tmp_path):
     # the budget is checked before each step: the first one starts at 0 seconds
     assert result["stopped"] == "max_minutes" and result["steps"] == 1
     assert (tmp_path / "budget" / "model.safetensors").is_file()
+
+
+def _poisoned(trainer, bad_calls: set[int]):
+    """The trainer's loss, made NaN on the given calls (1 = the first)."""
+    real, calls = trainer.loss_fn, [0]
+
+    def loss_fn(model, batch):
+        calls[0] += 1
+        out = real(model, batch)
+        if calls[0] in bad_calls:
+            out.loss_sum = out.loss_sum * float("nan")
+        return out
+
+    trainer.loss_fn = loss_fn
+
+
+def test_a_nonfinite_loss_stops_the_run_before_the_step_is_applied(make_trainer):
+    from aiayn.training.trainer import TrainingDivergedError
+
+    trainer = make_trainer("nan", max_steps=5, eval_every=100)
+    trainer.step()
+    trainer.save()
+    before = {n: p.detach().clone() for n, p in trainer.module.named_parameters()}
+    _poisoned(trainer, {1})  # the next call
+    with pytest.raises(TrainingDivergedError) as error:
+        trainer.step()
+    message = str(error.value)
+    assert message.startswith("step 2: the loss is nan") and "resume from step-0000001" in message
+    assert "nonfinite=skip" in message and error.value.exit_code == 3
+    assert trainer.state.step == 1
+    for name, p in trainer.module.named_parameters():
+        assert torch.equal(p.detach(), before[name]), name  # nothing of the step applied
+
+
+def test_nonfinite_skip_passes_over_a_step_and_stops_at_three_in_a_row(make_trainer):
+    from aiayn.training.trainer import TrainingDivergedError
+
+    trainer = make_trainer("skip", max_steps=10, eval_every=100, nonfinite="skip")
+    _poisoned(trainer, {2, 4, 5, 6})
+    trainer.step()
+    assert trainer.step() == (0.0, 0.0, 0.0) and trainer.last_step_skipped
+    trainer.step()  # a good one resets the count
+    assert (trainer.state.step, trainer.state.skipped, trainer.state.skipped_in_a_row) == (2, 1, 0)
+    trainer.step()
+    trainer.step()
+    with pytest.raises(TrainingDivergedError, match=r"\(3 in a row\)"):
+        trainer.step()
+    assert trainer.state.step == 2 and trainer.state.skipped == 4
