@@ -3,6 +3,12 @@
     python benchmarks/peers.py [--only SECTION ...] [--quick] [--threads N] [--warmup W] [--reps R]
 
 Sections (see each module's docstring):
+    generate        greedy generation, 512 new tokens at batch 1 and 8: aiayn with and without
+                    the KV cache against GPT2LMHeadModel.generate, same weights
+                    (benchmarks/peers_generate.py)
+    beam            beam 4 translation of 100 Multi30k sentences with a trained run's weights in
+                    aiayn and in MarianMTModel.generate, outputs compared (--beam-run RUN;
+                    benchmarks/peers_beam.py)
     seq2seq-train   training throughput of the encoder-decoder (`small` and `paper-base`
                     dimensions, batch 64 x 24 -> 24 random ids) in aiayn, torch.nn.Transformer
                     and Hugging Face's MarianMTModel, fp32 and bf16 autocast; MFU against the
@@ -32,6 +38,8 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # every peer is built from a config; no downloads
 
+import peers_beam  # noqa: E402
+import peers_generate  # noqa: E402
 import peers_seq2seq  # noqa: E402
 import torch  # noqa: E402
 from peers_common import Context, child_main, machine, matmul_peak  # noqa: E402
@@ -39,6 +47,8 @@ from peers_common import Context, child_main, machine, matmul_peak  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS: dict[str, Callable[[Context], tuple[dict[str, Any], list[str]]]] = {
     peers_seq2seq.NAME: peers_seq2seq.run,
+    peers_generate.NAME: peers_generate.run,
+    peers_beam.NAME: peers_beam.run,
 }
 CHILDREN: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     peers_seq2seq.NAME: peers_seq2seq.child,
@@ -89,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=None, help="untimed rounds (default 2)")
     parser.add_argument("--reps", type=int, default=None, help="timed rounds (default 7)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--beam-run", default=str(ROOT / "runs" / "multi30k"))
     parser.add_argument("--child", help=argparse.SUPPRESS)  # a memory child: its spec as JSON
     args = parser.parse_args(argv)
     if args.child:
@@ -114,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             threads=args.threads,
             peaks={k: v["flops_per_second"] for k, v in start_peaks.items()},
             child_argv=child_argv,
+            beam_run=args.beam_run,
         )
         record, lines = SECTIONS[name](ctx)
         results["sections"][name] = {

@@ -43,6 +43,7 @@ class Context:
     threads: int
     peaks: dict[str, float]
     child_argv: list[str] = field(default_factory=list)
+    beam_run: str = "runs/multi30k"  # the trained Multi30k run the beam section translates with
 
 
 def _cpuinfo() -> dict[str, Any]:
