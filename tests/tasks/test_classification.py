@@ -107,8 +107,8 @@ def test_n_train_and_n_dev_take_the_first_sentences(files):
     ("options", "message"),
     [
         ({"max_seq_len": 1}, "max_seq_len must be an integer >= 2"),
-        ({"n_train": True}, "n_train must be an integer >= 0, got True"),
-        ({"n_dev": -1}, "n_dev must be an integer >= 0"),
+        ({"n_train": True}, "task option n_train must be an integer, got True"),
+        ({"n_dev": -1}, "task option n_dev must be >= 0, got -1"),
         ({"word_dropout": 1.0}, r"word_dropout must be in \[0, 1\)"),
         ({"labels": "a,b"}, "labels must list two or more names"),
         ({"labels": ["a", "a"]}, "labels must list two or more names"),

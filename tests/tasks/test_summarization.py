@@ -108,7 +108,7 @@ def test_the_search_options_come_from_the_task_options():
     ("options", "message"),
     [
         ({"max_len": 1}, "max_len must be an integer >= 2, got 1"),
-        ({"max_source_tokens": True}, "max_source_tokens must be an integer >= 2, got True"),
+        ({"max_source_tokens": True}, "task option max_source_tokens must be an integer, got True"),
         ({"max_source_tokens": 600}, "max_source_tokens=600 exceeds max_positions=512"),
         ({"max_len": 513}, "max_len=513 exceeds max_positions=512"),
         ({"max_target_tokens": 512}, "max_target_tokens must be below max_positions"),
