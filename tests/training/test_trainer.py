@@ -89,7 +89,7 @@ def _poisoned(trainer, bad_calls: set[int]):
 
 
 def test_a_nonfinite_loss_stops_the_run_before_the_step_is_applied(make_trainer):
-    from aiayn.training.trainer import TrainingDivergedError
+    from aiayn.training.nonfinite import TrainingDivergedError
 
     trainer = make_trainer("nan", max_steps=5, eval_every=100)
     trainer.step()
@@ -107,7 +107,7 @@ def test_a_nonfinite_loss_stops_the_run_before_the_step_is_applied(make_trainer)
 
 
 def test_nonfinite_skip_passes_over_a_step_and_stops_at_three_in_a_row(make_trainer):
-    from aiayn.training.trainer import TrainingDivergedError
+    from aiayn.training.nonfinite import TrainingDivergedError
 
     trainer = make_trainer("skip", max_steps=10, eval_every=100, nonfinite="skip")
     _poisoned(trainer, {2, 4, 5, 6})

@@ -21,6 +21,7 @@ A rank that dies ends the job: torchrun stops the others, and the launcher of `-
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -136,6 +137,18 @@ def _comm_device() -> torch.device:
     return torch.device("cpu")
 
 
+def data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
+    """`model` wrapped in DistributedDataParallel (gradients averaged over the processes)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index] if device.type == "cuda" else None
+    # The only buffers are constant positional encodings: no need to broadcast them before every
+    # forward pass (the option was renamed in torch 2.13).
+    renamed = "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+    constant_buffers = {"forward_sync_buffers" if renamed else "broadcast_buffers": False}
+    return DistributedDataParallel(model, device_ids=ids, **constant_buffers)
+
+
 # --------------------------------------------------------------------------------- evaluation
 def is_fully_sharded(model: nn.Module) -> bool:
     """Whether `model` was sharded with FSDP2 (aiayn.training.fsdp)."""
@@ -201,6 +214,7 @@ __all__ = [
     "EvalShard",
     "PeerLostError",
     "barrier",
+    "data_parallel",
     "gather_rng_states",
     "is_fully_sharded",
     "is_peer_failure",

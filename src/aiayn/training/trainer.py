@@ -15,7 +15,6 @@ same way on every rank, because each involves collectives (see aiayn.training.di
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import math
 import time
@@ -25,12 +24,12 @@ from typing import Any, Protocol
 
 import torch
 import torch.distributed as dist
-from torch import Tensor, nn
+from torch import nn
 
 from aiayn.config import TrainConfig
 from aiayn.errors import AiaynError
-from aiayn.training import distributed
-from aiayn.training.checkpoint import latest_checkpoint, mark_best, save_weights
+from aiayn.training import distributed, nonfinite
+from aiayn.training.checkpoint import mark_best, save_weights
 from aiayn.training.device import autocast
 from aiayn.training.fsdp import fully_shard_model
 from aiayn.training.loss import Batch, LossOutput, compute_loss, count_targets
@@ -40,15 +39,6 @@ from aiayn.training.schedules import learning_rate
 from aiayn.training.state import Checkpoints, TrainState
 
 log = logging.getLogger(__name__)
-
-
-MAX_SKIPPED_IN_A_ROW = 3  # nonfinite=skip stops at the third non-finite step in a row
-
-
-class TrainingDivergedError(AiaynError):
-    """The loss or a gradient became NaN or infinite; the step was not applied."""
-
-    exit_code = 3
 
 
 class BatchSource(Protocol):
@@ -63,18 +53,6 @@ EvaluateFn = Callable[[nn.Module], dict[str, float]]
 
 def _to_device(batch: Batch, device: torch.device) -> Batch:
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-
-
-def _data_parallel(model: nn.Module, device: torch.device) -> nn.Module:
-    """`model` wrapped in DistributedDataParallel (gradients averaged over the processes)."""
-    from torch.nn.parallel import DistributedDataParallel
-
-    ids = [device.index] if device.type == "cuda" else None
-    # The only buffers are constant positional encodings: no need to broadcast them before every
-    # forward pass (the option was renamed in torch 2.13).
-    renamed = "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
-    constant_buffers = {"forward_sync_buffers" if renamed else "broadcast_buffers": False}
-    return DistributedDataParallel(model, device_ids=ids, **constant_buffers)
 
 
 class Trainer:
@@ -130,7 +108,7 @@ class Trainer:
             self.model = model.to(device)
         self.module = self.model  # the plain module (self.model may become a DDP wrapper)
         if self.world_size > 1 and not fsdp:
-            self.model = _data_parallel(self.model, device)
+            self.model = distributed.data_parallel(self.model, device)
         if config.compile:  # the training forward and backward; evaluation runs the plain module
             self.model = torch.compile(self.model, backend=config.compile_backend)
         if loss_fn is None:
@@ -235,7 +213,12 @@ class Trainer:
                 self.scaler.scale(out.loss_sum * scale).backward()
             loss_sum += out.loss_sum.detach().double()
             nll_sum += out.nll_sum.detach().double()
-        grad_norm = self._grad_norm()
+        grad_norm = nonfinite.gradient_norm(
+            self.module.parameters(),
+            clip=self.config.clip_grad_norm,
+            optimizer=self.optimizer,
+            scaler=self.scaler,
+        )
         if self.world_size > 1:
             totals = torch.stack([loss_sum, nll_sum])
             dist.all_reduce(totals)
@@ -246,7 +229,13 @@ class Trainer:
         self.last_step_skipped = not bool(finite)  # the step's one host synchronisation
         if self.last_step_skipped:
             self.optimizer.zero_grad(set_to_none=True)
-            self._nonfinite(loss_sum.item(), None if grad_norm is None else grad_norm.item())
+            nonfinite.handle(
+                self.state,
+                mode=self.config.nonfinite,
+                loss=loss_sum.item(),
+                grad_norm=None if grad_norm is None else grad_norm.item(),
+                checkpoint_dir=self.checkpoints.directory,
+            )
             return 0.0, 0.0, 0.0
         self.state.skipped_in_a_row = 0
         lr = learning_rate(self.state.step + 1, self.config, d_model=self.d_model)
@@ -257,40 +246,6 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.state.step += 1
         return loss_sum.item(), nll_sum.item(), n_total.item()
-
-    def _grad_norm(self) -> Tensor | None:
-        """The gradients' total norm, clipped to `clip_grad_norm` if set. None under fp16's
-        grad scaler, which itself passes over steps whose scaled gradients overflow."""
-        if self.config.clip_grad_norm is not None:
-            self.scaler.unscale_(self.optimizer)
-            return torch.nn.utils.clip_grad_norm_(
-                self.module.parameters(), self.config.clip_grad_norm
-            )
-        if self.scaler.is_enabled():
-            return None
-        grads = [p.grad for p in self.module.parameters() if p.grad is not None]
-        return torch.nn.utils.get_total_norm(grads) if grads else None
-
-    def _nonfinite(self, loss: float, grad_norm: float | None) -> None:
-        """A step whose loss or gradient is NaN or infinite: stop (the default), or pass over it
-        (nonfinite=skip) until three come in a row. Nothing of the step has been applied."""
-        step = self.state.step + 1
-        what = f"the loss is {loss}" + (
-            "" if grad_norm is None else f", the gradient norm {grad_norm}"
-        )
-        self.state.skipped += 1
-        self.state.skipped_in_a_row += 1
-        if self.config.nonfinite == "skip" and self.state.skipped_in_a_row < MAX_SKIPPED_IN_A_ROW:
-            log.warning("step %d: %s; passed over (nonfinite=skip)", step, what)
-            return
-        saved = latest_checkpoint(self.checkpoints.directory)
-        again = f"resume from {saved.name} (--resume)" if saved else "start again"
-        in_a_row = f" ({self.state.skipped_in_a_row} in a row)" if self.state.skipped > 1 else ""
-        raise TrainingDivergedError(
-            f"step {step}: {what}{in_a_row}, so training stopped before applying it (no "
-            f"weights were written); {again} with a lower learning rate, or pass over such "
-            "steps with --set nonfinite=skip"
-        )
 
     def _gradient_sync(self, sync: bool) -> contextlib.AbstractContextManager:
         """Gradients are averaged over processes on the last micro-batch of a step only."""
