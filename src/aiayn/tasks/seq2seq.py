@@ -132,6 +132,7 @@ class TextToTextTask(Task, Translates, DrawsAttention):
                 vocab_size=self.opts["bpe_vocab_size"],
                 min_frequency=self.opts["min_frequency"],
                 length=len(texts),
+                whole=self.opts.get("whole_tokens") or (),
             )
             tok.save(directory)
             self._set_tokenizer(tok)

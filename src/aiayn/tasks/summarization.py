@@ -59,6 +59,7 @@ class SummarizationTask(TextToTextTask):
         "min_len": 0,  # output length bounds of beam search, in subwords (EOS not counted)
         "max_len": 100,
         "no_repeat_ngram": 3,
+        "whole_tokens": [],  # strings the BPE vocabulary keeps as one token each
         "multi_ref": "mean",  # several references: "mean" or "max" of the F-measures
         "eval_rouge_examples": 100,  # greedy ROUGE on this many val examples each eval (0: off)
     }
@@ -213,6 +214,8 @@ class DialogSumTask(SummarizationTask):
         "max_source_tokens": 400,
         "max_target_tokens": 80,
         "max_len": 60,
+        # the speaker tags, one token each: summaries name the speakers by them
+        "whole_tokens": [f"#Person{i}#" for i in range(1, 10)],
     }
 
     def has_split(self, split: str) -> bool:

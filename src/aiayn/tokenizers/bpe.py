@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Self
 
-from tokenizers import Regex, decoders, models, pre_tokenizers, trainers
+from tokenizers import AddedToken, Regex, decoders, models, pre_tokenizers, trainers
 from tokenizers import Tokenizer as HFTokenizer
 
 from aiayn.errors import AiaynError
@@ -71,11 +71,15 @@ class BPETokenizer(Tokenizer):
         vocab_size: int,
         min_frequency: int = 2,
         length: int | None = None,
+        whole: Sequence[str] = (),
     ) -> Self:
         """Learn merges from `texts` until the vocabulary has `vocab_size` tokens (at most).
 
         The vocabulary holds the special tokens, every character seen in `texts`, and the merges.
-        `length` (the number of texts) only feeds the trainer's bookkeeping.
+        `length` (the number of texts) only feeds the trainer's bookkeeping. `whole` are strings
+        always kept as one token (e.g. DialogSum's speaker tags `#Person1#`, which punctuation
+        splitting would otherwise cut into `#`, `Person`, `1`, `#`); they are ordinary text, not
+        special tokens, and come back unchanged when decoded.
         """
         if vocab_size <= len(SPECIAL_TOKENS):
             raise ValueError(f"vocab_size must be > {len(SPECIAL_TOKENS)}, got {vocab_size}")
@@ -96,6 +100,8 @@ class BPETokenizer(Tokenizer):
             show_progress=False,
         )
         hf.train_from_iterator(texts, trainer=trainer, length=length)
+        if whole:
+            hf.add_tokens([AddedToken(t, normalized=False, single_word=False) for t in whole])
         return cls(hf_tokenizer=hf)
 
     @property
