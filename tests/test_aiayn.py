@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -109,3 +110,100 @@ def test_tests_mirror_the_package_one_to_one():
 def test_each_package_has_a_docstring(package):
     init = SRC / package / "__init__.py"
     assert init.is_file() and init.read_text(encoding="utf-8").lstrip().startswith('"""')
+
+
+# ------------------------------------------------------------------ loads that could run code
+def _is_true(node: ast.expr | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value is True
+
+
+def _keyword(call: ast.Call, name: str) -> ast.expr | None:
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def _dotted(node: ast.expr) -> str:
+    """The dotted name an expression spells ("torch.load"), or "" if it is not one."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        head = _dotted(node.value)
+        return f"{head}.{node.attr}" if head else ""
+    return ""
+
+
+def unsafe_loads(source: str) -> list[str]:
+    """The calls in `source` that can run code from data: torch.load without weights_only=True,
+    pickle's loads, eval/exec, yaml.load without a safe loader, numpy.load with allow_pickle.
+    Names imported under another name (`import pickle as p`, `from torch import load`) are
+    followed back to their module."""
+    tree = ast.parse(source)
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                top = a.name.split(".")[0]
+                aliases[a.asname or top] = a.name if a.asname else top
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for a in node.names:
+                aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = _dotted(node.func)
+        head, _, rest = name.partition(".")
+        name = aliases.get(head, head) + (f".{rest}" if rest else "")
+        name = name.replace("numpy.", "np.", 1) if name.startswith("numpy.") else name
+        bad = (
+            (name == "torch.load" and not _is_true(_keyword(node, "weights_only")))
+            or name in {"pickle.load", "pickle.loads", "pickle.Unpickler", "dill.load"}
+            or name in {"dill.loads", "marshal.loads", "yaml.unsafe_load", "yaml.full_load"}
+            or (isinstance(node.func, ast.Name) and node.func.id in {"eval", "exec"})
+            or (name == "builtins.eval" or name == "builtins.exec")
+            or (
+                name == "yaml.load"
+                and "Safe" not in _dotted(_keyword(node, "Loader") or ast.Constant(None))
+                and not (len(node.args) > 1 and "Safe" in _dotted(node.args[1]))
+            )
+            or (name == "np.load" and _is_true(_keyword(node, "allow_pickle")))
+        )
+        if bad:
+            found.append(f"line {node.lineno}: {ast.unparse(node)[:80]}")
+    return found
+
+
+@pytest.mark.parametrize(
+    ("code", "flagged"),
+    [
+        ("import torch\ntorch.load(f)", True),
+        ("import torch\ntorch.load(f, weights_only=False)", True),
+        ("import torch\ntorch.load(f, weights_only=True, map_location='cpu')", False),
+        ("from torch import load\nload(f)", True),
+        ("import pickle\npickle.loads(b)", True),
+        ("import pickle as p\np.load(f)", True),
+        ("from pickle import loads as undo\nundo(b)", True),
+        ("import pickle\nraise pickle.UnpicklingError('x')", False),
+        ("eval('1 + 1')", True),
+        ("exec(code)", True),
+        ("model.eval()", False),
+        ("import yaml\nyaml.load(s)", True),
+        ("import yaml\nyaml.load(s, Loader=yaml.SafeLoader)", False),
+        ("import yaml\nyaml.safe_load(s)", False),
+        ("import numpy as np\nnp.load(f, allow_pickle=True)", True),
+        ("import numpy\nnumpy.load(f, allow_pickle=True)", True),
+        ("import numpy as np\nnp.load(f)", False),
+    ],
+)
+def test_the_unsafe_load_finder(code, flagged):
+    assert bool(unsafe_loads(code)) is flagged, unsafe_loads(code)
+
+
+def test_no_source_file_loads_data_in_a_way_that_could_run_code():
+    """Weights are safetensors, states load with weights_only=True, settings are JSON/TOML: no
+    file a user is handed can run code when aiayn reads it."""
+    found = {
+        str(p.relative_to(SRC)): hits
+        for p in sorted(SRC.rglob("*.py"))
+        if (hits := unsafe_loads(p.read_text(encoding="utf-8")))
+    }
+    assert found == {}

@@ -4,6 +4,7 @@ and configs `load_run` rebuilds from it; every problem is one line naming the ru
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 from aiayn.app.runs import CHECKPOINTS, load_run, read_run_config, weights_file, write_run_config
+from aiayn.cli import main
 from aiayn.config import ModelConfig, TrainConfig
 from aiayn.errors import AiaynError
 from aiayn.tasks import get_task
@@ -111,3 +113,34 @@ def test_a_run_without_checkpoints_or_final_weights(copy):
         AiaynError, match=r"has no trained weights \(model.safetensors\); is training done"
     ):
         load_run(copy)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "explanation"),
+    [
+        ("d_model", 24, r"d_model differs: \S+ is \((\d+, )?16,?\) in the file but "
+         r"\((\d+, )?24,?\)"),
+        ("vocab_size", 20, r"vocab_size \(a different tokenizer or vocabulary\?\) differs: .*"
+         r"is \(14, 16\) in the file but \(20, 16\) in the model"),
+        ("d_ff", 48, r"d_ff differs: .*feed_forward\.w_1\.\w+ is \(32.*\) in the file but \(48"),
+        ("n_layers", 3, "n_layers differs: the file has 2 encoder layers, the model 3"),
+    ],
+)  # fmt: skip
+def test_weights_of_another_shape_are_explained_by_the_field(
+    copy, capsys, field, value, explanation
+):
+    """config.json edited after training: the library and the CLI both name the field that
+    differs, in one line, before torch's load_state_dict says anything."""
+    data = json.loads((copy / "config.json").read_text())
+    assert data["model"][field] != value
+    data["model"][field] = value
+    (copy / "config.json").write_text(json.dumps(data))
+    with pytest.raises(AiaynError) as error:
+        load_run(copy)
+    message = str(error.value)
+    assert message.startswith(f"the weights in {copy / 'model.safetensors'} do not fit the model: ")
+    assert re.search(explanation, message), message
+    assert "\n" not in message and "state_dict" not in message
+    assert main(["eval", str(copy), "--device", "cpu"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"aiayn: error: {message}"]

@@ -54,3 +54,34 @@ def make_trainer(tmp_path: Path) -> Callable[..., Trainer]:
         )
 
     return make
+
+
+# A reverse run of 6 steps with a checkpoint every 2 (step-0000002, -4, -6), best.json, the
+# final weights: what the damaged-checkpoint tests copy and break. Each resume asks for 2 more
+# steps, so that it writes new checkpoints and leaves every intact one as it was.
+CHECKPOINTED = [
+    "d_model=16",
+    "n_heads=2",
+    "d_ff=32",
+    "n_train=64",
+    "n_val=16",
+    "batch_size=16",
+    "max_steps=6",
+    "checkpoint_every=2",
+    "eval_every=2",
+    "log_every=2",
+    "keep_checkpoints=10",
+    "precision=fp32",
+    "tensorboard=false",
+    "plots=false",
+]
+
+
+@pytest.fixture(scope="session")
+def checkpointed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A `reverse` run with checkpoints at steps 2, 4 and 6 (read only: copy it to change it)."""
+    from aiayn.app.train import TrainRequest, train
+
+    out = tmp_path_factory.mktemp("checkpointed") / "run"
+    train(TrainRequest(task="reverse", out=out, device="cpu", sets=CHECKPOINTED))
+    return out
