@@ -5,12 +5,19 @@ busy with other processes the threads wait on each other, making the suite sever
 
 The trained runs are session-scoped, trained once for the whole suite: a test reads them and
 never writes into them (it copies a run first when it must change it).
+
+The suite needs no network: every connection to an address that is not loopback, and every
+name lookup of a host that is not local, fails as it would offline (an OSError), and is
+recorded (`network_attempts`). Loopback stays open for the local HTTP-server and browser tests.
+Processes a test starts are not covered.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -48,7 +55,73 @@ TINY_SST2 = [
     "d_ff=64",
     "n_layers=1",
     "bpe_vocab_size=300",
+    "precision=fp32",  # the tests compare its figures with fp32 forward passes by hand
 ]
+
+
+class NetworkBlockedError(ConnectionRefusedError):
+    """A test tried to reach the network."""
+
+
+_ATTEMPTS: list[str] = []  # every blocked connection or lookup, in order
+_LOCAL_NAMES = {None, "", "localhost", "localhost.localdomain"}
+
+
+def _is_local(host: object) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if host in _LOCAL_NAMES:
+        return True
+    try:
+        address = ipaddress.ip_address(str(host).split("%")[0])
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def _blocked(what: str) -> NetworkBlockedError:
+    _ATTEMPTS.append(what)
+    return NetworkBlockedError(f"the tests run without a network: refused {what}")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_network() -> Iterator[None]:
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+    real_getaddrinfo = socket.getaddrinfo
+
+    def allowed(sock: socket.socket, address: object) -> bool:
+        if sock.family == getattr(socket, "AF_UNIX", None):
+            return True
+        return isinstance(address, tuple) and _is_local(address[0])
+
+    def connect(sock: socket.socket, address: object) -> None:
+        if not allowed(sock, address):
+            raise _blocked(f"a connection to {address!r}")
+        return real_connect(sock, address)
+
+    def connect_ex(sock: socket.socket, address: object) -> int:
+        if not allowed(sock, address):
+            raise _blocked(f"a connection to {address!r}")
+        return real_connect_ex(sock, address)
+
+    def getaddrinfo(host: object, *args: object, **kwargs: object) -> list:
+        if not _is_local(host):
+            _ATTEMPTS.append(f"a lookup of {host!r}")
+            raise socket.gaierror(socket.EAI_NONAME, f"the tests run without a network: {host}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", connect)
+        patch.setattr(socket.socket, "connect_ex", connect_ex)
+        patch.setattr(socket, "getaddrinfo", getaddrinfo)
+        yield
+
+
+@pytest.fixture
+def network_attempts() -> Callable[[], list[str]]:
+    """network_attempts(): the connections and lookups the guard refused so far in this test."""
+    start = len(_ATTEMPTS)
+    return lambda: _ATTEMPTS[start:]
 
 
 @pytest.fixture(autouse=True, scope="session")

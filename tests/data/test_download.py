@@ -221,3 +221,41 @@ def test_unwritable_cache_is_data_not_found(
     table = {("toy", "hello.txt"): RemoteFile(f"{server.base}/hello.txt", _sha(HELLO))}
     with pytest.raises(DataNotFoundError, match="AIAYN_CACHE_DIR"):
         data_path("toy", "hello.txt", remote_files=table)
+
+
+# ---------------------------------------------------------------------------------- offline
+def test_the_suite_has_no_network_but_loopback_stays_open(network_attempts) -> None:
+    """tests/conftest.py's guard: a connection to a public address, or a lookup of a public
+    name, fails as it does offline; 127.0.0.1 still answers."""
+    with socket.socket() as s, pytest.raises(ConnectionRefusedError, match="without a network"):
+        s.connect(("192.0.2.1", 80))  # TEST-NET-1: never routed anyway
+    with pytest.raises(socket.gaierror):
+        socket.getaddrinfo("example.org", 443)
+    assert network_attempts() == ["a connection to ('192.0.2.1', 80)", "a lookup of 'example.org'"]
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        with socket.create_connection(listener.getsockname(), timeout=5):
+            pass
+    assert len(network_attempts()) == 2
+
+
+def test_a_download_that_cannot_happen_is_one_line_naming_both_ways_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, network_attempts
+) -> None:
+    """`aiayn train multi30k` with no local copy, an empty cache and no network: exit 2 and one
+    line saying where it looked and how to point aiayn at a copy."""
+    from aiayn.cli import main
+
+    monkeypatch.delenv("AIAYN_DATA_DIR", raising=False)
+    monkeypatch.setenv("AIAYN_CACHE_DIR", str(tmp_path / "cache"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    argv = ["train", "multi30k", "--out", str(tmp_path / "run"), "--data-dir", str(empty)]
+    assert main([*argv, "--device", "cpu"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("aiayn: error: multi30k/"), lines
+    assert f"--data-dir {empty}" in lines[0] and "downloading https://" in lines[0]
+    assert "set AIAYN_DATA_DIR or pass --data-dir to a folder holding multi30k/" in lines[0]
+    assert network_attempts(), "the download was not even tried"
+    assert not any((tmp_path / "cache").rglob("*.gz"))

@@ -148,9 +148,29 @@ def trained(files, tmp_path_factory):
     sets = [f"{k}={v}" for k, v in files.items()] + [
         "bpe_vocab_size=60", "max_seq_len=16", "batch_tokens=256", "max_steps=4",
         "warmup_steps=1", "eval_every=4", "log_every=2", "d_model=32", "n_heads=2", "d_ff=64",
-        "n_layers=1",
+        "n_layers=1", "precision=fp32",  # fp32: compared below with an fp32 forward by hand
     ]  # fmt: skip
     return train(TrainRequest(task="classification", out=out, device="cpu", sets=sets))
+
+
+def _probabilities_by_hand(task, model, lines: list[str]) -> torch.Tensor:
+    """(N, C) softmax of the model's logits for each line on its own, in float64."""
+    rows = []
+    with torch.no_grad():
+        for ids in task.encode(lines):
+            tokens = torch.tensor([ids])  # (1, T)
+            rows.append(model(tokens, mask=tokens != task.pad_id).double().softmax(-1)[0])
+    return torch.stack(rows)
+
+
+def _macro_f1(predicted: list[int], gold: list[int], n_classes: int) -> float:
+    scores = []
+    for c in range(n_classes):
+        tp = sum(p == c and g == c for p, g in zip(predicted, gold, strict=True))
+        fp = sum(p == c and g != c for p, g in zip(predicted, gold, strict=True))
+        fn = sum(p != c and g == c for p, g in zip(predicted, gold, strict=True))
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return sum(scores) / n_classes
 
 
 def test_a_run_from_scratch_over_three_classes(trained):
@@ -158,7 +178,13 @@ def test_a_run_from_scratch_over_three_classes(trained):
     assert s["steps"] == 4 and s["labels"] == ["art", "food", "sport"]
     assert (s["train_sentences"], s["dev_sentences"]) == (48, 12)
     assert set(s["dev_per_class"]) == {"art", "food", "sport"} and "dev_f1" not in s
-    assert 0.0 <= s["dev_macro_f1"] <= 1.0 and s["reloaded_model_generates_the_same"] is True
+    assert s["reloaded_model_generates_the_same"] is True
+    task, model = trained.task, trained.model.cpu().eval()
+    sentences, gold = zip(*task._sentences("val"), strict=True)
+    predicted = _probabilities_by_hand(task, model, list(sentences)).argmax(-1).tolist()
+    accuracy = sum(p == g for p, g in zip(predicted, gold, strict=True)) / len(gold)
+    assert s["dev_accuracy"] == pytest.approx(accuracy)
+    assert s["dev_macro_f1"] == pytest.approx(_macro_f1(predicted, list(gold), 3))
     config = json.loads((trained.run_dir / "config.json").read_text())
     assert config["model"]["n_classes"] == 3
     assert config["task_options"]["labels"] == ["art", "food", "sport"]  # kept in the run
@@ -169,7 +195,11 @@ def test_the_reloaded_run_classifies_in_input_order(trained):
     lines = ["paint song", "goal team score match", "", "soup"]
     got = run.task.classify(run.model, lines)
     assert got == trained.task.classify(trained.model.cpu(), lines)
-    assert [label in ("art", "food", "sport") and 1 / 3 <= p <= 1 for label, p in got] == [True] * 4
+    probs = _probabilities_by_hand(run.task, run.model, lines)
+    torch.testing.assert_close(probs.sum(-1), torch.ones(4, dtype=torch.float64))
+    names = ["art", "food", "sport"]
+    assert [label for label, _ in got] == [names[i] for i in probs.argmax(-1).tolist()]
+    assert [p for _, p in got] == pytest.approx(probs.amax(-1).tolist(), abs=1e-6)
     one_by_one = [run.task.classify(run.model, [line])[0] for line in lines]
     assert [label for label, _ in one_by_one] == [label for label, _ in got]
     assert run.task.classify(run.model, []) == []

@@ -2,6 +2,7 @@
 
 import json
 import math
+from collections import Counter
 
 import pytest
 import torch
@@ -68,13 +69,39 @@ def trained(tmp_path_factory):
     return _train(root / "run", data), data
 
 
-def test_summary_has_perplexities_and_both_baselines(trained):
+def _perplexity_by_hand(model, ids: torch.Tensor, context: int) -> float:
+    """exp(summed NLL / predicted tokens) over consecutive blocks of `context` tokens, from the
+    model's log-softmax in float64: no aiayn scoring code."""
+    L = min(context, ids.numel() - 1)
+    n = (ids.numel() - 1) // L
+    inputs, targets = ids[: n * L].view(n, L), ids[1 : n * L + 1].view(n, L)
+    with torch.no_grad():
+        log_probs = model(inputs).double().log_softmax(-1)  # (n, L, V)
+    nll = -log_probs.gather(-1, targets.unsqueeze(-1)).sum().item()
+    return math.exp(nll / targets.numel())
+
+
+def _unigram_perplexity_by_hand(train_ids: list[int], ids: list[int], vocab_size: int) -> float:
+    counts = Counter(train_ids)
+    total = sum(math.log((counts[i] + 1) / (len(train_ids) + vocab_size)) for i in ids)
+    return math.exp(-total / len(ids))
+
+
+def test_summary_perplexities_are_those_computed_by_hand(trained):
     result, _ = trained
     s = json.loads((result.run_dir / "summary.json").read_text())
+    run = load_run(result.run_dir, device=torch.device("cpu"))
+    task = result.task
+    train_ids = task.split_ids("train").tolist()
     for split in ("val", "test"):
-        for key in (f"{split}_perplexity", f"unigram_{split}_perplexity"):
-            assert math.isfinite(s[key]) and s[key] > 1.0
-        assert f"untrained_{split}_perplexity" in s
+        ids = task.split_ids(split)
+        want = _perplexity_by_hand(run.model, ids, task.opts["context"])
+        assert s[f"{split}_perplexity"] == pytest.approx(want, rel=1e-5)
+        want = _unigram_perplexity_by_hand(train_ids, ids.tolist(), s["vocab_size"])
+        assert s[f"unigram_{split}_perplexity"] == pytest.approx(want, rel=1e-9)
+        untrained = task._untrained_model(result.model)
+        want = _perplexity_by_hand(untrained, ids, task.opts["context"])
+        assert s[f"untrained_{split}_perplexity"] == pytest.approx(want, rel=1e-5)
     assert s["tokenizer"] == "word"
     assert s["reloaded_model_generates_the_same"] is True
 
@@ -111,9 +138,13 @@ def test_word_tokenizer_round_trips_through_the_run_directory(trained):
     assert tok.vocab_size == result.task.tokenizer.vocab_size
     line = "ROMEO: What, shall this speech be spoke for our excuse?"
     assert tok.encode(line) == result.task.tokenizer.encode(line)
+    # min_freq=2: the rarer words of the training text are <unk>; every other piece comes back
     train_text = result.task.split_texts()["train"][:2000]
-    if tok.unk_id not in tok.encode(train_text):
-        assert tok.decode(tok.encode(train_text)) == train_text
+    pieces = tok.pieces(train_text)
+    rare = [p for p in pieces if tok.token_to_id(p) is None]
+    assert rare, "the excerpt has no out-of-vocabulary word: the check below would be vacuous"
+    expected = "".join("<unk>" if tok.token_to_id(p) is None else p for p in pieces)
+    assert tok.decode(tok.encode(train_text)) == expected
 
 
 def test_same_seed_generates_the_same_sample_through_the_cli(trained, capsys):

@@ -52,13 +52,33 @@ def _train(tmp_path, name, sets, **request):
     return result, out
 
 
+def _probabilities_by_hand(task, model, lines: list[str]) -> torch.Tensor:
+    """(N, 2) softmax of the model's logits for each line on its own, in float64."""
+    rows = []
+    with torch.no_grad():
+        for ids in task.encode(lines):
+            tokens = torch.tensor([ids])  # (1, T)
+            rows.append(model(tokens, mask=tokens != task.pad_id).double().softmax(-1)[0])
+    return torch.stack(rows)
+
+
 def _check_run(result, out, *, init, backend):
     s = result.summary
     assert s["steps"] == 3
     assert (s["init"], s["backend"]) == (init, backend)
     assert (s["train_sentences"], s["dev_sentences"]) == (32, 16)
-    for key in ("dev_accuracy", "untrained_dev_accuracy", "dev_f1"):
-        assert 0.0 <= s[key] <= 1.0
+    # Accuracy and the positive class's F1 on the 16 dev sentences, from a forward pass by hand
+    task, model = result.task, result.model.cpu().eval()
+    sentences, gold = zip(*task._sentences("val"), strict=True)
+    predicted = _probabilities_by_hand(task, model, list(sentences)).argmax(-1).tolist()
+    pairs = list(zip(predicted, gold, strict=True))
+    assert s["dev_accuracy"] == pytest.approx(sum(p == g for p, g in pairs) / 16)
+    tp = sum(p == g == 1 for p, g in pairs)
+    f1 = 2 * tp / (2 * tp + sum(p != g for p, g in pairs)) if tp else 0.0
+    assert s["dev_f1"] == pytest.approx(f1)
+    untrained = json.loads((out / "untrained.json").read_text())
+    assert s["untrained_dev_accuracy"] == untrained["accuracy"]
+    assert (16 * s["untrained_dev_accuracy"]) == pytest.approx(round(16 * untrained["accuracy"]))
     assert s["reloaded_model_generates_the_same"] is True
     for name in ("config.json", "model.safetensors", "summary.json", "metrics.jsonl"):
         assert (out / name).is_file(), name
@@ -95,9 +115,11 @@ def test_minilm_fine_tunes_in_our_encoder_and_classifies_in_a_fresh_process(tmp_
     assert proc.returncode == 0, proc.stderr
     printed = [line.split("\t") for line in proc.stdout.splitlines()]
     assert [label for label, _ in printed] == [label for label, _ in expected]
-    for (_, prob), (_, want) in zip(printed, expected, strict=True):
-        assert 0.5 <= float(prob) <= 1.0
+    by_hand = _probabilities_by_hand(result.task, result.model.cpu().eval(), lines)
+    assert [label for label, _ in printed] == [LABELS[i] for i in by_hand.argmax(-1).tolist()]
+    for (_, prob), (_, want), top in zip(printed, expected, by_hand.amax(-1), strict=True):
         assert float(prob) == pytest.approx(want, abs=1e-4)
+        assert float(prob) == pytest.approx(top.item(), abs=1e-4)  # printed to 4 decimals
 
     assert main(["eval", str(out), "--split", "dev", "--device", "cpu"]) == 0
     metrics = json.loads(capsys.readouterr().out)
@@ -149,7 +171,10 @@ def test_from_scratch_trains_a_bpe_vocabulary_and_a_small_encoder(sst2_run):
     config = json.loads((out / "config.json").read_text())["model"]
     assert config["vocab_size"] <= 300 and config["pooling"] == "mean"
     predictions = result.task.classify(result.model, ["good", "bad"])
-    assert [label in LABELS and 0.5 <= p <= 1.0 for label, p in predictions] == [True, True]
+    by_hand = _probabilities_by_hand(result.task, result.model.cpu().eval(), ["good", "bad"])
+    torch.testing.assert_close(by_hand.sum(-1), torch.ones(2, dtype=torch.float64))
+    assert [label for label, _ in predictions] == [LABELS[i] for i in by_hand.argmax(-1).tolist()]
+    assert [p for _, p in predictions] == pytest.approx(by_hand.amax(-1).tolist(), abs=1e-6)
 
 
 def test_hf_backend_without_init_is_a_one_line_error(capsys):

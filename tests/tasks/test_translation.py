@@ -10,11 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import sacrebleu
 import torch
 
 from aiayn.app.runs import load_run
 from aiayn.cli import main
 from aiayn.config import TrainConfig
+from aiayn.decoding import SearchOptions
 from aiayn.evaluation.bleu import corpus_scores
 from aiayn.tasks import get_task
 
@@ -64,6 +66,9 @@ def _sets(files: dict[str, Path]) -> list[str]:
         "checkpoint_every=6",
         "log_every=6",
         "beam=3",
+        # fp32, not "auto" (bf16 on a CPU that has it): the summary's scores are compared with
+        # those of the saved model's fp32 translations
+        "precision=fp32",
     ]
 
 
@@ -77,14 +82,35 @@ def run_dir(corpus, tmp_path_factory) -> Path:
     return out
 
 
+def _sacrebleu(run, split: str, options: SearchOptions) -> tuple[float, float]:
+    """(BLEU, chrF) of a loaded run's translations of `split`, scored by sacrebleu itself on
+    the corpus files (not through aiayn.evaluation)."""
+    opts = run.task.opts
+    sources = Path(opts[f"{split}_src"]).read_text(encoding="utf-8").splitlines()
+    references = Path(opts[f"{split}_tgt"]).read_text(encoding="utf-8").splitlines()
+    with torch.no_grad():
+        hypotheses = run.task.translate(run.model, sources, options)
+    assert len(hypotheses) == len(references) == 12
+    return (
+        sacrebleu.corpus_bleu(hypotheses, [references]).score,
+        sacrebleu.corpus_chrf(hypotheses, [references]).score,
+    )
+
+
 def test_training_writes_scores_with_signatures(run_dir):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["reloaded_model_generates_the_same"] is True
     assert summary["val_loss"] < summary["untrained_val_loss"]
+    run = load_run(run_dir, device=torch.device("cpu"))
     for split in ("val", "test"):
-        for kind in ("greedy", "beam"):
+        for kind, options in (
+            ("greedy", SearchOptions()),
+            ("beam", SearchOptions(beam_size=3, alpha=0.6)),
+        ):
             scores = summary[f"{split}_{kind}"]
-            assert 0.0 <= scores["bleu"] <= 100.0
+            bleu, chrf = _sacrebleu(run, split, options)
+            assert scores["bleu"] == pytest.approx(bleu) and scores["chrf"] == pytest.approx(chrf)
+            assert chrf > 0.0  # character n-grams match even where no word 4-gram does
             assert scores["bleu_signature"].startswith("nrefs:1|")
             assert "tok:13a" in scores["bleu_signature"]
             assert "lc" in scores["bleu_lc_tok_signature"]
@@ -126,7 +152,11 @@ def test_eval_average_and_averaged_checkpoint(run_dir, capsys):
     assert main(["eval", str(run_dir), "--split", "test", "--device", "cpu"]) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["test_beam"] == 3 and "test_bleu_signature" in metrics
-    assert 0.0 <= metrics["test_chrf"] <= 100.0
+    run = load_run(run_dir, device=torch.device("cpu"))
+    bleu, chrf = _sacrebleu(run, "test", SearchOptions(beam_size=3, alpha=0.6))
+    assert metrics["test_bleu"] == pytest.approx(bleu) and metrics["test_chrf"] == pytest.approx(
+        chrf
+    )
     assert main(["average", str(run_dir), "--last", "2"]) == 0
     averaged = load_run(run_dir, checkpoint="averaged").model
     final = load_run(run_dir).model

@@ -58,8 +58,15 @@ def test_compute_loss_for_each_model_kind():
     out = compute_loss(build_model(model_preset("tiny", vocab_size=20)), b)
     assert out.n_targets.item() == 8 and out.loss_sum.requires_grad
     b = {"inputs": torch.randint(1, 20, (2, 5)), "targets": torch.randint(1, 20, (2, 5))}
-    out = compute_loss(build_model(model_preset("lm-tiny", vocab_size=20)), b, label_smoothing=0.1)
-    assert out.n_targets.item() == 10 and out.nll_sum.item() < out.loss_sum.item() + 10
+    lm = build_model(model_preset("lm-tiny", vocab_size=20)).eval()  # no dropout: same logits
+    out = compute_loss(lm, b, label_smoothing=0.1)
+    assert out.n_targets.item() == 10
+    # By hand: the NLL of the targets, and (1 - eps) NLL + eps (mean -log p over the 20 classes)
+    log_p = lm(b["inputs"]).double().log_softmax(-1)  # (2, 5, 20)
+    nll = -log_p.gather(-1, b["targets"].unsqueeze(-1)).sum().item()
+    uniform = -log_p.mean(-1).sum().item()
+    assert out.nll_sum.item() == pytest.approx(nll, rel=1e-5)
+    assert out.loss_sum.item() == pytest.approx(0.9 * nll + 0.1 * uniform, rel=1e-5)
     b = {"tokens": torch.randint(1, 20, (3, 5)), "labels": torch.tensor([0, 1, 1])}
     out = compute_loss(build_model(model_preset("cls-small", vocab_size=20)), b)
     assert out.n_targets.item() == 3
