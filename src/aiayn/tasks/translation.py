@@ -42,7 +42,7 @@ class TranslationTask(TextToTextTask):
         "batch_tokens": 2048,
         "lr_schedule": "inverse-sqrt",
         "lr": 1e-3,
-        "warmup_steps": 1000,
+        "warmup_steps": 800,
         "label_smoothing": 0.1,
         "clip_grad_norm": 1.0,
         "max_steps": 100_000,
