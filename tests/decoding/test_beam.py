@@ -192,3 +192,29 @@ def test_decode_is_greedy_for_beam_size_1_and_beam_search_otherwise(
         monkeypatch.setattr(beam, name, spy(name))
     assert decode(model, src, bos_id=BOS, eos_id=EOS, options=options) == expected
     assert calls == [(chosen, options)]
+
+
+def _ngrams(tokens: list[int], n: int) -> list[tuple[int, ...]]:
+    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_beam_blocks_repeated_ngrams_and_keeps_length_bounds(seed, make_seq2seq, make_sources):
+    model = make_seq2seq(seed)
+    src = make_sources(seed, lengths=[6, 3, 5])
+    plain = beam_search(
+        model, src, bos_id=BOS, eos_id=EOS, options=SearchOptions(beam_size=3, max_len=20)
+    )
+    options = SearchOptions(beam_size=3, max_len=20, min_len=8, no_repeat_ngram=2)
+    blocked = beam_search(model, src, bos_id=BOS, eos_id=EOS, options=options)
+    for hyps in blocked:
+        for h in hyps:
+            grams = _ngrams(h.tokens, 2)
+            assert len(grams) == len(set(grams)), h.tokens  # no bigram twice
+            assert 8 <= len(h.tokens) <= 20
+    # the constraint changes something: a random model repeats bigrams or stops early unblocked
+    assert any(
+        len(set(_ngrams(h.tokens, 2))) < len(_ngrams(h.tokens, 2)) or len(h.tokens) < 8
+        for hyps in plain
+        for h in hyps
+    )

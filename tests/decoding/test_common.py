@@ -12,6 +12,7 @@ from torch import nn
 from aiayn.decoding._common import (
     EXTRA_OUTPUT_TOKENS,
     check_source,
+    constrain,
     output_length_limits,
     warn_if_training,
 )
@@ -70,3 +71,26 @@ def test_a_model_in_training_mode_is_warned_about_and_left_so(caplog):
         assert caplog.records == []
         warn_if_training(model.train())
     assert model.training and "call model.eval() first" in caplog.text
+
+
+def test_constrain_forbids_eos_until_min_len():
+    log_probs = torch.zeros(2, 6)
+    generated = torch.tensor([[3, 4], [5, 5]])
+    short = constrain(log_probs, generated, eos_id=2, min_len=3, no_repeat_ngram=0)
+    assert torch.isneginf(short[:, 2]).all()
+    assert torch.isfinite(short[:, [0, 1, 3, 4, 5]]).all()
+    enough = constrain(log_probs, generated, eos_id=2, min_len=2, no_repeat_ngram=0)
+    assert torch.isfinite(enough).all()
+
+
+def test_constrain_forbids_the_token_that_would_repeat_an_ngram():
+    # row 0 has seen the trigram (3, 4, 5) and now ends in (3, 4): 5 would repeat it.
+    # row 1 ends in (4, 3), which no earlier trigram starts with: nothing is forbidden.
+    generated = torch.tensor([[3, 4, 5, 1, 3, 4], [3, 4, 5, 1, 4, 3]])
+    out = constrain(torch.zeros(2, 7), generated, eos_id=2, min_len=0, no_repeat_ngram=3)
+    assert torch.isneginf(out[0, 5]) and torch.isfinite(out[0, [0, 1, 2, 3, 4, 6]]).all()
+    assert torch.isfinite(out[1]).all()
+    # bigrams: row 0 ends in 4, and (4, 5) was seen
+    out2 = constrain(torch.zeros(2, 7), generated, eos_id=2, min_len=0, no_repeat_ngram=2)
+    assert torch.isneginf(out2[0, 5])
+    assert torch.isneginf(out2[1, 4])  # row 1 ends in 3, and (3, 4) was seen
