@@ -64,18 +64,9 @@ class SummarizationTask(TextToTextTask):
         "eval_rouge_examples": 100,  # greedy ROUGE on this many val examples each eval (0: off)
     }
     default_train: ClassVar[dict[str, Any]] = {
+        **TextToTextTask.default_train,
         "batch_tokens": 6000,
-        "lr_schedule": "inverse-sqrt",
-        "lr": 1e-3,
-        "warmup_steps": 800,
-        "label_smoothing": 0.1,
-        "clip_grad_norm": 1.0,
-        "max_steps": 100_000,
         "max_minutes": 60.0,
-        "eval_every": 250,
-        "log_every": 25,
-        "checkpoint_every": 250,
-        "keep_checkpoints": 5,
     }
 
     def __init__(self, options: dict[str, Any] | None = None, *, data_dir: Path | None = None):

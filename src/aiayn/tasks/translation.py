@@ -36,21 +36,10 @@ class TranslationTask(TextToTextTask):
         **TextToTextTask.options,
         "eval_bleu_sentences": 200,  # greedy BLEU on this many val sentences each eval (0: off)
     }
-    # The paper's recipe (label smoothing 0.1, inverse-sqrt warmup, token-budget batches, Adam
-    # 0.9/0.98) scaled to a small corpus and a CPU: a shorter warmup, a higher peak rate.
     default_train: ClassVar[dict[str, Any]] = {
+        **TextToTextTask.default_train,
         "batch_tokens": 2048,
-        "lr_schedule": "inverse-sqrt",
-        "lr": 1e-3,
-        "warmup_steps": 800,
-        "label_smoothing": 0.1,
-        "clip_grad_norm": 1.0,
-        "max_steps": 100_000,
         "max_minutes": 90.0,
-        "eval_every": 250,
-        "log_every": 25,
-        "checkpoint_every": 250,
-        "keep_checkpoints": 5,
     }
 
     def __init__(self, options: dict[str, Any] | None = None, *, data_dir: Path | None = None):
