@@ -1,4 +1,5 @@
-"""Using a trained run: evaluate, generate, translate, classify, draw attention, average.
+"""Using a trained run: evaluate, generate (whole or streamed), translate, summarise, classify,
+average. (Attention: aiayn.app.attention; a file of examples scored: aiayn.app.scoring.)
 
 Each function takes a loaded `Run` (aiayn.app.runs) and asks its task for the capability the
 command needs (aiayn.tasks.capabilities); a run whose task lacks it is refused in one line that
@@ -8,6 +9,8 @@ says what the run is and what the command needs.
 from __future__ import annotations
 
 import dataclasses
+import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,9 +18,9 @@ import torch
 
 from aiayn.app.runs import Run, load_run
 from aiayn.decoding import SamplingOptions, SearchOptions, generate
+from aiayn.decoding.sampling import sample_next_token
 from aiayn.errors import AiaynError
-from aiayn.evaluation.attention_viz import attention_heatmap
-from aiayn.tasks import Classifies, DrawsAttention, Generates, Translates
+from aiayn.tasks import Classifies, Generates, Summarizes, Translates
 from aiayn.tokenizers import UNK_ID
 from aiayn.training.checkpoint import average_checkpoints, list_checkpoints, save_weights
 from aiayn.training.device import device_of, resolve_device
@@ -29,7 +32,7 @@ _NEEDS = {
     Translates: "a task that translates (an encoder-decoder over text)",
     Generates: "a language model",
     Classifies: "a classification task",
-    DrawsAttention: "a translation task",
+    Summarizes: "a summarisation task",
 }
 
 
@@ -60,10 +63,11 @@ def evaluate_run(run: Run, split: str) -> dict[str, Any]:
         return run.task.evaluate(run.model, split)
 
 
-def generate_text(
-    run: Run, prompt: str, options: SamplingOptions, *, seed: int = 0, allow_unk: bool = False
-) -> str:
-    """The prompt, as typed, followed by what the model writes after it."""
+def _prompt(
+    run: Run, prompt: str, options: SamplingOptions, allow_unk: bool
+) -> tuple[Generates, str, list[int], SamplingOptions]:
+    """(the task, the prompt text encoded, its ids, the options with the task's EOS, the
+    suppressed <unk> and the healed prompt's first tokens)."""
     task = capability(run, Generates, "generate")
     if not prompt:
         raise AiaynError("the prompt is empty: pass --prompt TEXT")
@@ -76,13 +80,21 @@ def generate_text(
             f"the prompt has {len(ids)} tokens, more than the model's maximum "
             f"{run.model_config.max_len}"
         )
-    device = device_of(run.model)
     options = dataclasses.replace(
         options,
         eos_id=task.eos_id,
         suppress_ids=() if allow_unk else (UNK_ID,),
         first_token_ids=first_token_ids,
     )
+    return task, kept, ids, options
+
+
+def generate_text(
+    run: Run, prompt: str, options: SamplingOptions, *, seed: int = 0, allow_unk: bool = False
+) -> str:
+    """The prompt, as typed, followed by what the model writes after it."""
+    task, kept, ids, options = _prompt(run, prompt, options, allow_unk)
+    device = device_of(run.model)
     generator = torch.Generator(device=device).manual_seed(seed)
     out = generate(run.model, torch.tensor([ids], device=device), options, generator=generator)
     # The prompt as typed, not as decoded (where a rare word would read "<unk>").
@@ -90,38 +102,90 @@ def generate_text(
     return kept + text[len(head) :] if text.startswith(head) else text
 
 
+def stream_text(
+    run: Run, prompt: str, options: SamplingOptions, *, seed: int = 0, allow_unk: bool = False
+) -> Iterator[str]:
+    """What the model writes after `prompt`, yielded piece by piece as each token is sampled.
+
+    The same tokens as `generate_text` with the same seed (one KV-cached step a token; past the
+    model's max_len the window slides and is recomputed, as aiayn.decoding.generate does). A
+    piece is the text a token adds; a token that only completes a later character adds "".
+    """
+    task, kept, ids, o = _prompt(run, prompt, options, allow_unk)
+    model, max_len = run.model, run.model_config.max_len
+    device = device_of(model)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    tokens = list(ids)
+    cache = model.new_cache(capacity=min(len(ids) + o.max_new_tokens, max_len))
+    pending = torch.tensor([ids], device=device)  # (1, T): what the cache has not seen
+    suppress = torch.tensor(o.suppress_ids, dtype=torch.long, device=device)
+    head, shown = task.decode_output(ids), ""
+    for step in range(o.max_new_tokens):
+        with torch.inference_mode():
+            if cache is not None and len(tokens) <= max_len:
+                logits = model(pending, cache=cache)[:, -1]  # (1, T_new, V) -> (1, V)
+            else:
+                cache = None
+                window = torch.tensor([tokens[-max_len:]], device=device)  # (1, max_len)
+                logits = model(window)[:, -1]  # (1, V)
+            if o.suppress_ids:
+                logits = logits.index_fill(1, suppress, float("-inf"))
+            if step == 0 and o.first_token_ids is not None:
+                only = torch.full_like(logits, float("-inf"))
+                only[:, list(o.first_token_ids)] = 0.0
+                logits = logits + only
+            token = sample_next_token(
+                logits,
+                temperature=o.temperature,
+                top_k=o.top_k,
+                top_p=o.top_p,
+                generator=generator,
+            )  # (1,)
+        if o.eos_id is not None and int(token) == o.eos_id:
+            return
+        tokens.append(int(token))
+        pending = token.view(1, 1)
+        text = task.decode_output(tokens)
+        full = kept + (text[len(head) :] if text.startswith(head) else text)
+        # After the prompt as typed (a healed prompt's last piece comes back in the first token).
+        new = full[len(prompt) :] if full.startswith(prompt) else full[len(kept) :]
+        if new.startswith(shown):
+            piece, shown = new[len(shown) :], new
+            yield piece
+
+
 def translate_lines(run: Run, lines: list[str], options: SearchOptions) -> list[str]:
     return capability(run, Translates, "translate").translate(run.model, lines, options)
+
+
+def document_of(line: str, source_field: str, number: int) -> str:
+    """The document of one input line: a JSON object's `source_field`, or the line as text."""
+    if line.lstrip().startswith("{"):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            return line  # text that happens to start with a brace
+        if isinstance(record, dict):
+            value = record.get(source_field)
+            if not isinstance(value, str):
+                raise AiaynError(
+                    f"line {number} is a JSON record without a text field {source_field!r} "
+                    f"(it has: {', '.join(map(str, record)) or 'no fields'})"
+                )
+            return value
+    return line
+
+
+def summarize_lines(run: Run, documents: list[str]) -> list[str]:
+    """One summary per document, decoded with the run's own search options (beam, length
+    bounds, repeat blocking)."""
+    task = capability(run, Summarizes, "summarize")
+    return task.translate(run.model, documents, task.search_options())
 
 
 def classify_lines(run: Run, lines: list[str]) -> list[tuple[str, float]]:
     task = capability(run, Classifies, "classify")
     return task.classify(run.model, lines) if lines else []
-
-
-def draw_attention(
-    run: Run,
-    sentence: str,
-    out: Path,
-    *,
-    layer: int = -1,
-    average: bool = False,
-    options: SearchOptions = GREEDY,
-) -> tuple[str, Path]:
-    """Translate `sentence` and draw its encoder-decoder attention; (translation, PNG path)."""
-    task = capability(run, DrawsAttention, "attention")
-    weights, src_tokens, tgt_tokens, translation = task.attention_map(
-        run.model, sentence, layer=layer, options=options
-    )
-    path = attention_heatmap(
-        weights,
-        src_tokens=src_tokens,
-        tgt_tokens=tgt_tokens,
-        out=Path(out),
-        average_heads=average,
-        title=f"decoder layer {layer} cross-attention",
-    )
-    return translation, path
 
 
 def average_run(run_dir: Path, last: int) -> tuple[list[str], Path]:
@@ -140,9 +204,11 @@ __all__ = [
     "average_run",
     "capability",
     "classify_lines",
-    "draw_attention",
+    "document_of",
     "evaluate_run",
     "generate_text",
     "open_run",
+    "stream_text",
+    "summarize_lines",
     "translate_lines",
 ]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from aiayn.errors import AiaynError
@@ -15,13 +16,16 @@ def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
-def _stdin_lines() -> list[str]:
-    data = sys.stdin.buffer.read()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise AiaynError(f"standard input is not UTF-8 (byte {e.start}): convert it first") from e
-    return text.splitlines()
+def _stdin_stream() -> Iterator[str]:
+    """The lines of standard input (without their line ends), each as soon as it arrives."""
+    for number, raw in enumerate(iter(sys.stdin.buffer.readline, b""), start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise AiaynError(
+                f"line {number} of standard input is not UTF-8 (byte {e.start}): convert it first"
+            ) from e
+        yield line.rstrip("\r\n")
 
 
 def _open(args: argparse.Namespace):  # -> aiayn.app.runs.Run
@@ -77,9 +81,19 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from aiayn.app.scoring import evaluate_file
     from aiayn.app.use import evaluate_run
 
-    print(json.dumps(evaluate_run(_open(args), args.split), indent=2))
+    if args.file is None and (args.ref_field or args.ref_file):
+        raise AiaynError("--ref-field and --ref-file describe --file: give --file too")
+    run = _open(args)
+    if args.file is not None:
+        figures = evaluate_file(
+            run, Path(args.file), ref_fields=args.ref_field, ref_file=_path(args.ref_file)
+        )
+    else:
+        figures = evaluate_run(run, args.split)
+    print(json.dumps(figures, indent=2))
     return 0
 
 
@@ -93,10 +107,33 @@ def cmd_generate(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         top_p=args.top_p,
     )
+    if args.interactive:
+        if args.prompt is not None:
+            raise AiaynError("--interactive reads its prompts from standard input: drop --prompt")
+        return _generate_interactive(args, options)
     if not args.prompt:
         raise AiaynError("the prompt is empty: pass --prompt TEXT")
     run = _open(args)
     print(generate_text(run, args.prompt, options, seed=args.seed, allow_unk=args.allow_unk))
+    return 0
+
+
+def _generate_interactive(args: argparse.Namespace, options) -> int:
+    """A continuation for each line of standard input, streamed as it is sampled."""
+    from aiayn.app.use import capability, stream_text
+    from aiayn.tasks import Generates
+
+    run = _open(args)
+    capability(run, Generates, "generate")
+    for prompt in _stdin_stream():
+        if not prompt.strip():
+            print(flush=True)
+            continue
+        print(prompt, end="", flush=True)
+        pieces = stream_text(run, prompt, options, seed=args.seed, allow_unk=args.allow_unk)
+        for piece in pieces:
+            print(piece, end="", flush=True)
+        print(flush=True)
     return 0
 
 
@@ -112,23 +149,39 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
     run = _open(args)
     capability(run, Translates, "translate")  # before waiting for standard input
-    for out in translate_lines(run, _stdin_lines(), _search_options(args)):
-        print(out)
+    options = _search_options(args)
+    for line in _stdin_stream():
+        print(translate_lines(run, [line], options)[0], flush=True)
+    return 0
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    from aiayn.app.use import capability, document_of, summarize_lines
+    from aiayn.tasks import Summarizes
+
+    run = _open(args)
+    task = capability(run, Summarizes, "summarize")  # before waiting for standard input
+    for number, line in enumerate(_stdin_stream(), start=1):
+        document = document_of(line, task.source_field(), number)
+        print(summarize_lines(run, [document])[0], flush=True)
     return 0
 
 
 def cmd_attention(args: argparse.Namespace) -> int:
-    from aiayn.app.use import draw_attention
+    from aiayn.app.attention import draw_attention
 
-    translation, out = draw_attention(
+    answer, out = draw_attention(
         _open(args),
-        args.sentence,
+        args.text,
         Path(args.out),
+        kind=args.kind,
         layer=args.layer,
+        head=args.head,
         average=args.average,
         options=_search_options(args),
     )
-    print(translation)
+    if answer:
+        print(answer)
     print(f"attention heatmap -> {out}")
     return 0
 
@@ -139,8 +192,39 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
     run = _open(args)
     capability(run, Classifies, "classify")  # before waiting for standard input
-    for label, prob in classify_lines(run, _stdin_lines()):
-        print(f"{label}\t{prob:.4f}")
+    for line in _stdin_stream():
+        label, prob = classify_lines(run, [line])[0] if line.strip() else ("", 0.0)
+        print(f"{label}\t{prob:.4f}" if label else "", flush=True)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from aiayn.app.report import write_report
+
+    run = _open(args)
+    out = write_report(run, _path(args.out), samples=args.samples, text=args.text)
+    print(f"report -> {out}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiayn.app.serve import serve_run
+
+    serve_run(
+        _open(args),
+        host=args.host,
+        port=args.port,
+        max_input_chars=args.max_input_chars,
+        max_new_tokens=args.max_new_tokens,
+    )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from aiayn.app.export import export_run
+
+    out = export_run(_open(args), args.to, Path(args.dir))
+    print(f"{args.to} model -> {out}")
     return 0
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import NoReturn
 
+from aiayn.app.export import EXPORTS
 from aiayn.app.runs import CHECKPOINTS
 from aiayn.cli import commands
 from aiayn.config import MODEL_PRESETS
 from aiayn.errors import AiaynError
+from aiayn.evaluation.attention_viz import KINDS
 from aiayn.tasks import TASKS
 
 
@@ -56,12 +59,56 @@ def build_parser() -> argparse.ArgumentParser:
         r.add_argument("--data-dir", help="folder with local copies of the data sets")
         return r
 
-    e = run_parser("eval", "evaluate a trained run on a split")
-    e.add_argument("--split", default="val", help="val, test, dev or train")
+    for add in (
+        _eval,
+        _generate,
+        _translate,
+        _summarize,
+        _attention,
+        _classify,
+        _report,
+        _serve,
+        _export,
+    ):
+        add(run_parser)
+
+    a = sub.add_parser("average", help="average the last N checkpoints (section 6.1)")
+    a.add_argument("run")
+    a.add_argument("--last", type=int, default=5)
+    a.set_defaults(func=commands.cmd_average)
+    return p
+
+
+RunParser = Callable[[str, str], argparse.ArgumentParser]
+
+
+def _search_arguments(p: argparse.ArgumentParser, beam: int) -> None:
+    p.add_argument("--beam", type=int, default=beam, help="beam size (1: greedy)")
+    p.add_argument("--alpha", type=float, default=0.6, help="length penalty (section 6.1)")
+
+
+def _eval(run_parser: RunParser) -> None:
+    e = run_parser("eval", "evaluate a trained run on a split, or on a file of examples")
+    e.add_argument("--split", default="val", help="val, test, dev or train (as the task has)")
+    e.add_argument("--file", help="score this file in the task's layout instead of a split")
+    e.add_argument(
+        "--ref-field",
+        action="append",
+        metavar="FIELD",
+        help="summarisation: a reference field of --file (repeat for several references)",
+    )
+    e.add_argument("--ref-file", help="translation: the references, aligned with --file")
     e.set_defaults(func=commands.cmd_eval)
 
-    g = run_parser("generate", "sample text from a language model")
-    g.add_argument("--prompt", required=True)
+
+def _generate(run_parser: RunParser) -> None:
+    g = run_parser("generate", "continue a prompt with a language model")
+    g.add_argument("--prompt", help="the text to continue")
+    g.add_argument(
+        "--interactive",
+        action="store_true",
+        help="keep the model loaded and continue each line of standard input until EOF",
+    )
     g.add_argument("--max-new-tokens", type=int, default=100)
     g.add_argument("--temperature", type=float, default=1.0)
     g.add_argument("--top-k", type=int)
@@ -74,25 +121,61 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.set_defaults(func=commands.cmd_generate)
 
-    tr = run_parser("translate", "translate stdin to stdout, one line each")
-    tr.add_argument("--beam", type=int, default=4, help="beam size (1: greedy)")
-    tr.add_argument("--alpha", type=float, default=0.6, help="length penalty (section 6.1)")
+
+def _translate(run_parser: RunParser) -> None:
+    tr = run_parser("translate", "translate standard input, each line answered as it arrives")
+    _search_arguments(tr, beam=4)
     tr.set_defaults(func=commands.cmd_translate)
 
-    at = run_parser("attention", "draw a sentence's encoder-decoder attention as a PNG")
-    at.add_argument("--sentence", required=True, help="the source sentence to translate")
+
+def _summarize(run_parser: RunParser) -> None:
+    s = run_parser(
+        "summarize", "summarise standard input: a document a line (plain text or JSON lines)"
+    )
+    s.set_defaults(func=commands.cmd_summarize)
+
+
+def _attention(run_parser: RunParser) -> None:
+    at = run_parser("attention", "draw where the model looks on one input, as a PNG")
+    at.add_argument("--text", "--sentence", dest="text", required=True, help="the input text")
     at.add_argument("--out", required=True, help="the PNG file to write")
-    at.add_argument("--layer", type=int, default=-1, help="decoder layer (-1: the last)")
-    at.add_argument("--average", action="store_true", help="one map, the mean over heads")
-    at.add_argument("--beam", type=int, default=1, help="beam size of the translation (1: greedy)")
-    at.add_argument("--alpha", type=float, default=0.6, help="length penalty (section 6.1)")
+    at.add_argument(
+        "--kind",
+        choices=KINDS,
+        help="encoder, decoder or cross (encoder-decoder), self (a language model's or a "
+        "classifier's one self-attention); default: cross, or the model's self-attention",
+    )
+    at.add_argument("--layer", type=int, help="only this layer (0 the first, -1 the last)")
+    at.add_argument("--head", type=int, help="only this head (0 the first, -1 the last)")
+    at.add_argument("--average", action="store_true", help="the mean over heads, per layer")
+    _search_arguments(at, beam=1)
     at.set_defaults(func=commands.cmd_attention)
 
-    c = run_parser("classify", "classify stdin lines: label and probability")
+
+def _classify(run_parser: RunParser) -> None:
+    c = run_parser("classify", "classify standard input: label and probability a line")
     c.set_defaults(func=commands.cmd_classify)
 
-    a = sub.add_parser("average", help="average the last N checkpoints (section 6.1)")
-    a.add_argument("run")
-    a.add_argument("--last", type=int, default=5)
-    a.set_defaults(func=commands.cmd_average)
-    return p
+
+def _report(run_parser: RunParser) -> None:
+    r = run_parser("report", "write a run's report: one HTML file that opens offline")
+    r.add_argument("--out", help="the HTML file (default RUN/report.html)")
+    r.add_argument("--samples", type=int, default=5, help="validation examples shown")
+    r.add_argument("--text", help="the input of the attention explorer (default: a sample's)")
+    r.set_defaults(func=commands.cmd_report)
+
+
+def _serve(run_parser: RunParser) -> None:
+    s = run_parser("serve", "a local page to try the model (pip install 'aiayn[serve]')")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (this machine only)")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--max-input-chars", type=int, default=2000, help="longest input accepted")
+    s.add_argument("--max-new-tokens", type=int, default=256, help="longest generation")
+    s.set_defaults(func=commands.cmd_serve)
+
+
+def _export(run_parser: RunParser) -> None:
+    x = run_parser("export", "write a run as a Hugging Face model folder")
+    x.add_argument("--to", required=True, choices=EXPORTS, help="the format")
+    x.add_argument("dir", help="the folder to write")
+    x.set_defaults(func=commands.cmd_export)

@@ -7,7 +7,13 @@ from typing import Any
 
 from aiayn.errors import AiaynError
 from aiayn.tasks.base import Task
-from aiayn.tasks.capabilities import Classifies, DrawsAttention, Generates, Translates
+from aiayn.tasks.capabilities import (
+    Classifies,
+    DrawsAttention,
+    Generates,
+    Summarizes,
+    Translates,
+)
 from aiayn.tasks.classification import ClassificationTask
 from aiayn.tasks.language_model import ShakespeareTask, TinyShakespeareCharTask
 from aiayn.tasks.sst2 import SST2Task
@@ -53,6 +59,7 @@ __all__ = [
     "Classifies",
     "DrawsAttention",
     "Generates",
+    "Summarizes",
     "Task",
     "Translates",
     "get_task",

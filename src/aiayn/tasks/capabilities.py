@@ -7,8 +7,10 @@ Each capability is a small protocol that a task declares by inheriting it; the a
   translate`). It brings the batched decoding loop; a task supplies `encode_source`,
   `decode_target` and its special ids.
 - `Generates`: a language model that continues a prompt (`aiayn generate`).
+- `Summarizes`: a `Translates` task whose outputs are summaries (`aiayn summarize`).
 - `Classifies`: sentences in, a label and its probability out (`aiayn classify`).
-- `DrawsAttention`: the encoder-decoder attention of one translated sentence (`aiayn attention`).
+- `DrawsAttention`: every attention of one input, each layer and head (`aiayn attention`,
+  `aiayn report`, `aiayn serve`).
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from __future__ import annotations
 from typing import ClassVar, Protocol, runtime_checkable
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from aiayn.data import collate
 from aiayn.decoding import SearchOptions, decode
 from aiayn.errors import AiaynError
+from aiayn.evaluation.attention_viz import AttentionMap
 from aiayn.training.device import device_of
 
 TRANSLATE_BATCH = 64  # sources decoded together
@@ -100,14 +103,35 @@ class Classifies(Protocol):
 
 
 @runtime_checkable
-class DrawsAttention(Protocol):
-    """A task that can show where a trained encoder-decoder looks while it translates."""
+class Summarizes(Translates, Protocol):
+    """A summarisation task: documents in, summaries out, decoded with the task's own search
+    options (beam, length bounds, n-gram repeat blocking)."""
 
-    def attention_map(
-        self, model: nn.Module, sentence: str, *, layer: int, options: SearchOptions
-    ) -> tuple[Tensor, list[str], list[str], str]:
-        """(weights (H, T, S), source tokens, output tokens, the translation) of `sentence`."""
+    def source_field(self) -> str:
+        """The field of a JSON-lines record that holds the document."""
+        ...
+
+    def search_options(self) -> SearchOptions: ...
+
+
+@runtime_checkable
+class DrawsAttention(Protocol):
+    """A task that can show where its trained model looks when it reads one input.
+
+    `attention_kinds` are the kinds its model has (aiayn.evaluation.attention_viz.KINDS), the
+    first being the one drawn by default. aiayn.tasks.attention implements this for each
+    architecture."""
+
+    attention_kinds: ClassVar[tuple[str, ...]]
+
+    def attention(
+        self, model: nn.Module, text: str, *, options: SearchOptions
+    ) -> tuple[str, dict[str, AttentionMap]]:
+        """(the model's answer to `text`, its attention by kind, each (L, H, Tq, Tk)).
+
+        The answer is the translation or summary (encoder-decoder), the label and its
+        probability (classifier), or "" (language model: the attention over `text` itself)."""
         ...
 
 
-__all__ = ["Classifies", "DrawsAttention", "Generates", "Translates"]
+__all__ = ["Classifies", "DrawsAttention", "Generates", "Summarizes", "Translates"]

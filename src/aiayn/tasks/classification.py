@@ -29,8 +29,10 @@ from aiayn.config import ModelConfig, TrainConfig
 from aiayn.data.batching import collate, token_budget_batches
 from aiayn.data.records import read_records
 from aiayn.errors import AiaynError
+from aiayn.evaluation.attention_viz import readable_piece
 from aiayn.evaluation.metrics import accuracy_f1, class_scores
 from aiayn.tasks import pretrained
+from aiayn.tasks.attention import ClassifierAttention
 from aiayn.tasks.base import Task
 from aiayn.tasks.batches import FixedBatches
 from aiayn.tasks.capabilities import Classifies
@@ -44,7 +46,7 @@ N_REFERENCE = 32  # held-out sentences whose predictions prove a reloaded model 
 Example = tuple[list[int], int]  # token ids, class id
 
 
-class ClassificationTask(Task, Classifies):
+class ClassificationTask(Task, Classifies, ClassifierAttention):
     """Sentences and labels from your files; held-out accuracy picks the best checkpoint."""
 
     name: ClassVar[str] = "classification"
@@ -140,6 +142,9 @@ class ClassificationTask(Task, Classifies):
 
     def labels(self) -> list[str]:
         return self.label_names()
+
+    def token_piece(self, token_id: int) -> str:
+        return readable_piece(self.tokenizer.id_to_token(token_id))
 
     def _sentences(self, split: str) -> list[tuple[str, int]]:
         """(text, class id) of a split, limited by n_train / n_dev."""

@@ -29,7 +29,9 @@ from aiayn.config import TrainConfig
 from aiayn.data import complete_works, lm_blocks, split_contiguous, split_works, tiny_shakespeare
 from aiayn.decoding import SamplingOptions, generate
 from aiayn.errors import AiaynError
+from aiayn.evaluation.attention_viz import readable_piece
 from aiayn.evaluation.metrics import perplexity
+from aiayn.tasks.attention import LanguageModelAttention
 from aiayn.tasks.base import Task
 from aiayn.tasks.batches import FixedBatches
 from aiayn.tasks.capabilities import Generates
@@ -71,7 +73,7 @@ def _encode(tokenizer: Tokenizer, text: str) -> Tensor:
     return torch.tensor(tokenizer.encode(text), dtype=torch.long)
 
 
-class ShakespeareTask(Task, Generates):
+class ShakespeareTask(Task, Generates, LanguageModelAttention):
     """A decoder-only LM on the complete works, tiny Shakespeare, or a text file (`data`)."""
 
     name: ClassVar[str] = "shakespeare"
@@ -338,6 +340,9 @@ class ShakespeareTask(Task, Generates):
 
     def decode_output(self, ids: list[int]) -> str:
         return self._require_tokenizer().decode(ids)
+
+    def token_piece(self, token_id: int) -> str:
+        return readable_piece(self._require_tokenizer().id_to_token(token_id))
 
     def reference_outputs(self, model: nn.Module) -> list[list[int]]:
         """Greedy continuations (32 tokens) of fixed prompts: deterministic."""

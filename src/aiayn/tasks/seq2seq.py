@@ -19,17 +19,17 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-import torch
-from torch import Tensor, nn
+from torch import nn
 
 from aiayn.config import TrainConfig
 from aiayn.data import collate, token_budget_batches
-from aiayn.decoding import SearchOptions, decode, greedy_decode
+from aiayn.decoding import SearchOptions, greedy_decode
 from aiayn.errors import AiaynError
-from aiayn.evaluation.attention_viz import cross_attention_weights
+from aiayn.evaluation.attention_viz import readable_piece
+from aiayn.tasks.attention import Seq2SeqAttention
 from aiayn.tasks.base import Task
 from aiayn.tasks.batches import Pair, ParallelBatches, make_batch, padded_length
-from aiayn.tasks.capabilities import DrawsAttention, Translates
+from aiayn.tasks.capabilities import Translates
 from aiayn.tokenizers import BOS_ID, EOS_ID, PAD_ID, BPETokenizer, load_tokenizer
 from aiayn.tokenizers.base import META_FILE
 from aiayn.training.device import device_of
@@ -42,7 +42,7 @@ TOKENIZER_DIR = "tokenizer"
 GREEDY = SearchOptions()
 
 
-class TextToTextTask(Task, Translates, DrawsAttention):
+class TextToTextTask(Task, Translates, Seq2SeqAttention):
     """The shared machinery of an encoder-decoder text task; subclasses supply the data and the
     metric."""
 
@@ -271,29 +271,9 @@ class TextToTextTask(Task, Translates, DrawsAttention):
         src = collate([[*s, EOS_ID] for s in sources], PAD_ID).to(device_of(model))
         return greedy_decode(model, src, bos_id=BOS_ID, eos_id=EOS_ID)
 
-    def attention_map(
-        self, model: nn.Module, sentence: str, *, layer: int = -1, options: SearchOptions = GREEDY
-    ) -> tuple[Tensor, list[str], list[str], str]:
-        """Decode `sentence` and return the cross-attention of decoder layer `layer` on it.
-
-        Returns (weights (H, T, S), source tokens (S), output tokens (T), the output). Row t is
-        the query that predicts output token t (the last one is <eos>).
-        """
-        tok = self._require_tokenizer()
-        ids = self.encode_source(sentence)
-        if not ids:
-            raise AiaynError("the sentence is empty")
-        device = device_of(model)
-        src = torch.tensor([ids], device=device)  # (1, S)
-        with torch.no_grad():
-            hyp = decode(model, src, bos_id=BOS_ID, eos_id=EOS_ID, options=options)[0]
-        # An output cut at the length limit has no <eos>: keep T = len(hyp) + 1 <= max_len.
-        hyp = hyp[: model.config.max_len - 1]
-        tgt = torch.tensor([[BOS_ID, *hyp]], device=device)  # (1, T)
-        weights = cross_attention_weights(model, src, tgt, layer=layer)  # (H, T, S)
-        src_tokens = [tok.id_to_token(i) for i in ids]
-        tgt_tokens = [tok.id_to_token(i) for i in [*hyp, EOS_ID]]
-        return weights, src_tokens, tgt_tokens, tok.decode(hyp)
+    def token_piece(self, token_id: int) -> str:
+        """The subword of one id, as a heatmap labels it."""
+        return readable_piece(self._require_tokenizer().id_to_token(token_id))
 
 
 __all__ = ["GREEDY", "SPLITS", "TOKENIZER_DIR", "TextToTextTask"]

@@ -33,6 +33,7 @@ from aiayn.errors import AiaynError
 from aiayn.evaluation.extractive import lead_sentences, lead_utterances, longest_utterance
 from aiayn.evaluation.rouge import rouge_scores
 from aiayn.tasks.batches import Pair
+from aiayn.tasks.capabilities import Summarizes
 from aiayn.tasks.seq2seq import SPLITS, TextToTextTask
 from aiayn.tokenizers import EOS_ID
 
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 Examples = tuple[list[str], list[list[str]]]  # sources, references (one or more each)
 
 
-class SummarizationTask(TextToTextTask):
+class SummarizationTask(TextToTextTask, Summarizes):
     """Summaries of your own documents: JSON lines, CSV or TSV files with named fields."""
 
     name: ClassVar[str] = "summarization"
@@ -91,6 +92,9 @@ class SummarizationTask(TextToTextTask):
         self.truncated: dict[str, int] = {}  # sources cut to max_source_tokens, per split
 
     # -- data -------------------------------------------------------------------------------
+    def source_field(self) -> str:
+        return str(self.opts["source_field"])
+
     def target_fields(self) -> list[str]:
         return [f.strip() for f in str(self.opts["target_field"]).split(",") if f.strip()]
 

@@ -22,6 +22,7 @@ from aiayn.config import TrainConfig
 from aiayn.decoding import SamplingOptions, greedy_decode
 from aiayn.errors import AiaynError
 from aiayn.evaluation.metrics import sequence_exact_match
+from aiayn.tasks.attention import LanguageModelAttention, Seq2SeqAttention
 from aiayn.tasks.base import Task
 from aiayn.tasks.batches import FixedBatches
 from aiayn.tasks.capabilities import Generates, Translates
@@ -32,6 +33,7 @@ from aiayn.training.loss import compute_loss, label_smoothed_cross_entropy
 PAD, BOS, EOS, SEP = 0, 1, 2, 3
 SPLITS: tuple[str, ...] = ("train", "val", "test")  # each drawn with its own seed
 N_SPECIAL = 4
+SPECIAL_NAMES = {PAD: "<pad>", BOS: "<bos>", EOS: "<eos>", SEP: "<sep>"}
 
 
 class SymbolVocab:
@@ -122,6 +124,14 @@ class _ToyTask(Task):
         self.vocab = SymbolVocab(n)
         self.tokenizer = self.vocab
 
+    def token_piece(self, token_id: int) -> str:
+        """A symbol as its number, a special token by its name (<bos>, <sep>, ...)."""
+        return SPECIAL_NAMES.get(token_id) or str(token_id - N_SPECIAL)
+
+    def texts(self, split: str) -> list[str]:
+        """The input sequences of `split` as typed (symbols separated by spaces)."""
+        return [self.vocab.decode(seq) for seq in self._sequences(split)]
+
     def _length_range(self) -> tuple[int, int]:
         return self.opts["min_seq_len"], self.opts["max_seq_len"]
 
@@ -155,7 +165,7 @@ class _ToyTask(Task):
         )
 
 
-class Seq2SeqToyTask(_ToyTask, Translates):
+class Seq2SeqToyTask(_ToyTask, Translates, Seq2SeqAttention):
     arch: ClassVar[str] = "encoder-decoder"
     default_preset: ClassVar[str] = "tiny"
     bos_id: ClassVar[int] = BOS
@@ -257,7 +267,7 @@ class ReverseTask(Seq2SeqToyTask):
         return seq[::-1]
 
 
-class ReverseLMTask(_ToyTask, Generates):
+class ReverseLMTask(_ToyTask, Generates, LanguageModelAttention):
     """BOS x_1..x_L SEP x_L..x_1 with a decoder-only model: the mask check."""
 
     name: ClassVar[str] = "reverse-lm"

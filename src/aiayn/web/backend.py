@@ -13,17 +13,17 @@ from typing import Protocol, runtime_checkable
 
 from aiayn.web.attention import AttentionView
 
-KINDS: tuple[str, ...] = ("translation", "generation", "classification")
+KINDS: tuple[str, ...] = ("translation", "summarization", "generation", "classification")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Answer:
     """A backend's answer to one input.
 
-    text: the translation (translation) or the predicted label (classification). labels and
-    probabilities: for classification, one probability per label, in the order to show them
-    (empty otherwise). attention: the weights behind the answer, drawn beside it, or None. For a
-    translation the natural view is encoder-decoder attention (output tokens as queries, input
+    text: the translation or summary (translation, summarization) or the predicted label
+    (classification). labels and probabilities: for classification, one probability per label,
+    in the order to show them (empty otherwise). attention: the weights behind the answer, drawn
+    beside it, or None. For a translation the natural view is encoder-decoder attention (output tokens as queries, input
     tokens as keys); for a classifier, the encoder's self-attention over the input.
     """
 
@@ -65,12 +65,14 @@ class Answer:
 class ServeBackend(Protocol):
     """A trained model behind the live page, built by the caller for one run.
 
-    `kind` is one of KINDS and says which method the server calls; the other two are never
-    called and may raise NotImplementedError. Input length and generation length are checked by
-    the server before a call (text is non-empty and at most `max_input_chars`; `max_new_tokens`
-    is at least 1 and at most the server's cap). A `ValueError` or `AiaynError` raised by a method
-    is shown to the user as a bad-input message (HTTP 400); any other exception is logged and
-    answered with HTTP 500, and the server keeps serving.
+    `kind` is one of KINDS and says which method the server calls (a summarisation backend
+    answers through `translate`, a summary being a translation into a shorter text); the other
+    methods are never called and may raise NotImplementedError. Input length and generation
+    length are checked by the server before a call (text is non-empty and at most
+    `max_input_chars`; `max_new_tokens` is at least 1 and at most the server's cap). A
+    `ValueError` or `AiaynError` raised by a method is shown to the user as a bad-input message
+    (HTTP 400); any other exception is logged and answered with HTTP 500, and the server keeps
+    serving.
     """
 
     kind: str

@@ -11,6 +11,15 @@ Aiayn.KIND_UI = {
         key: "alpha"},
     ],
   },
+  summarization: {
+    verb: "Summarize", busy: "summarizing\u2026", endpoint: "/api/translate",
+    placeholder: "Paste a document to summarize",
+    options: [
+      {id: "beam", label: "Beam size", value: 4, min: 1, max: "max_beam", step: 1, key: "beam"},
+      {id: "alpha", label: "Length penalty \u03b1", value: 0.6, min: 0, max: 5, step: 0.1,
+        key: "alpha"},
+    ],
+  },
   generation: {
     verb: "Generate", busy: "generating\u2026", endpoint: "/api/generate",
     placeholder: "Type the start of a text",
