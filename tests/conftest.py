@@ -15,6 +15,7 @@ Processes a test starts are not covered.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import socket
 from collections.abc import Callable, Iterator
@@ -158,3 +159,96 @@ def sst2_run(tmp_path_factory: pytest.TempPathFactory):  # -> aiayn.app.train.Tr
     return train(
         TrainRequest(task="sst2", out=out, device="cpu", data_dir=DATA_DIR, sets=TINY_SST2)
     )
+
+
+# A tiny BPE encoder-decoder: 5 steps of a 16-wide, one-layer model on a made-up corpus.
+TINY_TEXT = [
+    "d_model=16",
+    "n_heads=2",
+    "d_ff=32",
+    "n_layers=1",
+    "max_steps=5",
+    "eval_every=5",
+    "batch_size=16",
+    "checkpoint_every=1000",
+    "tensorboard=false",
+    "plots=false",
+    "bpe_vocab_size=120",
+    "min_frequency=1",
+    "max_positions=48",
+    "reference_sentences=4",
+]
+_DE = {"der": "the", "hund": "dog", "katze": "cat", "läuft": "runs", "schläft": "sleeps"}
+
+
+def text_pairs() -> list[tuple[str, str]]:
+    """48 made-up German-English sentence pairs, word by word."""
+    nouns, verbs = ["hund", "katze"], ["läuft", "schläft"]
+    pairs = []
+    for i in range(48):
+        words = ["der", nouns[i % 2], verbs[(i // 2) % 2]] + ["hund"] * (i % 3)
+        pairs.append((" ".join(words), " ".join(_DE[w] for w in words)))
+    return pairs
+
+
+@pytest.fixture(scope="session")
+def text_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding `translation` (BPE encoder-decoder on 48 made-up pairs, its files in
+    data/), `summarization` (JSON lines with two references each) and `char-lm` (a character
+    language model on a short text), each trained for a few steps. Read only."""
+    from aiayn.app.train import TrainRequest, train
+
+    root = tmp_path_factory.mktemp("text_runs")
+    data = root / "data"
+    data.mkdir()
+    pairs = text_pairs()
+    for split, part in (("train", pairs[:40]), ("val", pairs[40:])):
+        (data / f"{split}.de").write_text("".join(f"{s}\n" for s, _ in part), encoding="utf-8")
+        (data / f"{split}.en").write_text("".join(f"{t}\n" for _, t in part), encoding="utf-8")
+    files = [
+        f"{split}_{side}={data / f'{split}.{lang}'}"
+        for split in ("train", "val")
+        for side, lang in (("src", "de"), ("tgt", "en"))
+    ]
+    sets = [*TINY_TEXT, "eval_bleu_sentences=4", *files]
+    train(TrainRequest(task="translation", out=root / "translation", device="cpu", sets=sets))
+
+    for split, part in (("train", pairs[:40]), ("val", pairs[40:])):
+        with open(data / f"{split}.jsonl", "w", encoding="utf-8") as f:
+            for s, t in part:
+                record = {"document": f"{t} . {s} . {t} in the park", "summary": t, "alt": s}
+                f.write(json.dumps(record) + "\n")
+    sets = [
+        *TINY_TEXT,
+        "eval_rouge_examples=4",
+        "max_source_tokens=40",
+        "max_target_tokens=20",
+        "max_len=12",
+        f"train_file={data / 'train.jsonl'}",
+        f"val_file={data / 'val.jsonl'}",
+    ]
+    train(TrainRequest(task="summarization", out=root / "summarization", device="cpu", sets=sets))
+
+    text = data / "text.txt"
+    text.write_text(" ".join(t for _, t in pairs) * 4 + "\n", encoding="utf-8")
+    lm = [
+        "d_model=16",
+        "n_heads=2",
+        "d_ff=32",
+        "n_layers=1",
+        "max_steps=3",
+        "eval_every=3",
+        "batch_size=4",
+        "context=32",
+        "tokenizer=char",
+        "min_freq=1",
+        "tensorboard=false",
+        "plots=false",
+        "checkpoint_every=1000",
+    ]
+    train(
+        TrainRequest(
+            task="shakespeare", out=root / "char-lm", device="cpu", data_file=text, sets=lm
+        )
+    )
+    return root

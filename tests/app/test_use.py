@@ -15,15 +15,17 @@ from aiayn.app.use import (
     average_run,
     capability,
     classify_lines,
-    draw_attention,
+    document_of,
     evaluate_run,
     generate_text,
     open_run,
+    stream_text,
+    summarize_lines,
     translate_lines,
 )
 from aiayn.decoding import SamplingOptions, SearchOptions, greedy_decode
 from aiayn.errors import AiaynError
-from aiayn.tasks import Classifies, DrawsAttention, Generates, Translates
+from aiayn.tasks import Classifies, Generates, Summarizes, Translates
 from aiayn.tasks.toy import BOS, EOS, pad
 from aiayn.training.checkpoint import load_weights
 
@@ -45,7 +47,7 @@ def reverse_lm(toy_runs):
     [
         (Generates, "generate", "a language model"),
         (Classifies, "classify", "a classification task"),
-        (DrawsAttention, "attention", "a translation task"),
+        (Summarizes, "summarize", "a summarisation task"),
     ],
 )
 def test_a_run_whose_task_lacks_the_capability_is_refused_naming_it(reverse, kind, command, needs):
@@ -73,8 +75,8 @@ def test_each_command_refuses_the_wrong_run(reverse, reverse_lm, tmp_path):
         classify_lines(reverse, ["1 2"])
     with pytest.raises(AiaynError, match="needs a language model"):
         generate_text(reverse, "1 2", SamplingOptions(max_new_tokens=2))
-    with pytest.raises(AiaynError, match="needs a translation task"):
-        draw_attention(reverse, "1 2", tmp_path / "a.png")
+    with pytest.raises(AiaynError, match="needs a summarisation task"):
+        summarize_lines(reverse, ["1 2"])
 
 
 def test_translate_lines_decodes_each_line_in_order(reverse):
@@ -155,3 +157,39 @@ def test_open_run_picks_the_checkpoint(toy_runs):
     for a, b in zip(run.model.parameters(), model.parameters(), strict=True):
         assert torch.equal(a, b)
     assert next(run.model.parameters()).device == CPU
+
+
+def test_streamed_text_is_what_generate_text_writes_piece_by_piece(reverse_lm):
+    greedy = SamplingOptions(max_new_tokens=6, temperature=0.0)
+    pieces = list(stream_text(reverse_lm, "1 2  3", greedy))
+    assert len(pieces) == 6  # one piece a token: a symbol and its space
+    assert "1 2  3" + "".join(pieces) == generate_text(reverse_lm, "1 2  3", greedy)
+    sampled = SamplingOptions(max_new_tokens=5, top_k=3)
+    for seed in (0, 7):
+        streamed = "4 5" + "".join(stream_text(reverse_lm, "4 5", sampled, seed=seed))
+        assert streamed == generate_text(reverse_lm, "4 5", sampled, seed=seed)
+
+
+def test_streaming_past_the_context_slides_the_window(reverse_lm):
+    max_len = reverse_lm.model_config.max_len
+    greedy = SamplingOptions(max_new_tokens=max_len + 3, temperature=0.0)
+    pieces = list(stream_text(reverse_lm, "1", greedy))
+    assert "1" + "".join(pieces) == generate_text(reverse_lm, "1", greedy)
+
+
+def test_summaries_use_the_run_s_search_options_and_number_the_lines(text_runs):
+    run = open_run(text_runs / "summarization", device="cpu")
+    docs = ["the dog runs . der hund läuft", ""]
+    got = summarize_lines(run, docs)
+    assert got == run.task.translate(run.model, docs, run.task.search_options())
+    assert got[1] == ""
+    with pytest.raises(AiaynError, match="line 7 has"):
+        summarize_lines(run, [" ".join(["hund"] * 100)], first_line=7)
+
+
+def test_a_document_is_a_json_record_s_field_or_the_plain_line():
+    assert document_of('{"document": "a b", "x": 1}', "document", 1) == "a b"
+    assert document_of("plain { text", "document", 1) == "plain { text"
+    assert document_of("{not json", "document", 1) == "{not json"
+    with pytest.raises(AiaynError, match="line 3 is a JSON record without a text field 'doc'"):
+        document_of('{"text": "a"}', "doc", 3)

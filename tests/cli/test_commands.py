@@ -212,3 +212,134 @@ def test_translate_and_eval_work(capsys, runs):
         )
         == 0
     )
+
+
+# ------------------------------------------------------------------ looking inside a run
+def _ok(capsys, argv) -> str:
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return captured.out
+
+
+def test_attention_of_every_kind_of_run(capsys, runs, text_runs, sst2_run, tmp_path):
+    for run, kind in (
+        (runs / "reverse", "cross"),
+        (runs / "reverse", "encoder"),
+        (runs / "reverse", "decoder"),
+        (runs / "reverse-lm", "self"),
+        (text_runs / "translation", None),
+        (text_runs / "summarization", "encoder"),
+        (text_runs / "char-lm", "decoder"),
+        (sst2_run.run_dir, "self"),
+    ):
+        text = "der hund läuft" if run.parent == text_runs else "3 1 4"
+        out = tmp_path / f"{run.name}-{kind}.png"
+        argv = ["attention", str(run), "--text", text, "--out", str(out)]
+        printed = _ok(capsys, argv + (["--kind", kind] if kind else []))
+        assert printed.splitlines()[-1] == f"attention heatmap -> {out}"
+        assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_attention_keeps_sentence_as_an_alias_and_refuses_a_missing_kind(capsys, runs, tmp_path):
+    out = tmp_path / "a.png"
+    argv = ["attention", str(runs / "reverse"), "--sentence", "1 2", "--out", str(out)]
+    _ok(capsys, [*argv, "--layer", "-1", "--head", "0"])
+    assert out.is_file()
+    lm = ["attention", str(runs / "reverse-lm"), "--text", "1 2", "--out", str(out)]
+    assert "has no cross attention" in _error(capsys, [*lm, "--kind", "cross"])
+    assert "--layer must be in" in _error(capsys, [*lm, "--layer", "9"])
+
+
+def test_report_writes_one_self_contained_file(capsys, runs, tmp_path):
+    out = tmp_path / "r.html"
+    assert _ok(capsys, ["report", str(runs / "reverse"), "--out", str(out)]) == f"report -> {out}\n"
+    page = out.read_text(encoding="utf-8")
+    assert "<script src" not in page and "<link" not in page
+    assert '"attention":[{' in page
+
+
+def test_eval_scores_a_file_and_refuses_an_unknown_split(capsys, runs, text_runs):
+    data = text_runs / "data"
+    argv = ["eval", str(text_runs / "summarization"), "--file", str(data / "val.jsonl")]
+    figures = json.loads(_ok(capsys, [*argv, "--ref-field", "summary", "--ref-field", "alt"]))
+    assert figures["references"] == ["summary", "alt"] and "rouge_l" in figures
+    argv = ["eval", str(text_runs / "translation"), "--file", str(data / "val.de")]
+    assert "bleu" in json.loads(_ok(capsys, [*argv, "--ref-file", str(data / "val.en")]))
+    msg = _error(capsys, ["eval", str(runs / "reverse"), "--split", "nope"])
+    assert "nope" in msg and "train, val, test" in msg
+    msg = _error(capsys, ["eval", str(text_runs / "translation"), "--split", "nope"])
+    assert "nope" in msg and "train, val, test" in msg
+    assert "give --file too" in _error(capsys, ["eval", str(runs / "reverse"), "--ref-file", "x"])
+
+
+def test_export_refuses_another_kind_by_name(capsys, runs, tmp_path):
+    msg = _error(capsys, ["export", str(runs / "reverse-lm"), "--to", "hf-marian", str(tmp_path)])
+    assert "'reverse-lm' run" in msg and "needs an encoder-decoder" in msg
+
+
+def test_serve_without_the_extra_is_one_line_naming_it(capsys, runs, monkeypatch):
+    import aiayn.web.server as server
+
+    real = server.importlib.import_module
+
+    def missing(name):
+        if name in ("fastapi", "uvicorn"):
+            raise ImportError(name)
+        return real(name)
+
+    monkeypatch.setattr(server.importlib, "import_module", missing)
+    msg = _error(capsys, ["serve", str(runs / "reverse"), "--port", "0"])
+    assert 'pip install "aiayn[serve]"' in msg
+
+
+def _aiayn(*argv: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "aiayn", *argv],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _answers_before_eof(argv: list[str], lines: list[bytes]) -> list[str]:
+    """Send each line and read its answer while standard input is still open."""
+    process = _aiayn(*argv)
+    answers = []
+    try:
+        for line in lines:
+            process.stdin.write(line + b"\n")
+            process.stdin.flush()
+            answers.append(process.stdout.readline().decode().rstrip("\n"))
+        process.stdin.close()
+        assert process.wait(timeout=60) == 0, process.stderr.read()
+    finally:
+        process.kill()
+    return answers
+
+
+@pytest.mark.slow
+def test_translate_and_classify_answer_each_line_as_it_arrives(runs, sst2_run):
+    answers = _answers_before_eof(
+        ["translate", str(runs / "reverse"), "--beam", "1"], [b"1 2 3", b"", b"4 5"]
+    )
+    assert len(answers) == 3 and answers[1] == ""
+    labels = _answers_before_eof(["classify", str(sst2_run.run_dir)], [b"a fine movie", b"dull"])
+    assert [a.split("\t")[0] in ("negative", "positive") for a in labels] == [True, True]
+
+
+@pytest.mark.slow
+def test_summarize_reads_json_lines_or_plain_text(text_runs):
+    record = json.dumps({"document": "the dog runs . der hund läuft"}).encode()
+    answers = _answers_before_eof(
+        ["summarize", str(text_runs / "summarization")], [record, b"der katze schlaeft"]
+    )
+    assert len(answers) == 2
+
+
+@pytest.mark.slow
+def test_generate_interactive_keeps_the_model_for_each_prompt(runs):
+    argv = ["generate", str(runs / "reverse-lm"), "--interactive", "--temperature", "0"]
+    answers = _answers_before_eof([*argv, "--max-new-tokens", "3"], [b"1 2", b"7"])
+    assert answers[0].startswith("1 2") and len(answers[0].split()) == 5
+    assert answers[1].startswith("7") and len(answers[1].split()) == 4

@@ -73,6 +73,9 @@ def test_train_defaults():
         ("eval", commands.cmd_eval),
         ("translate", commands.cmd_translate),
         ("classify", commands.cmd_classify),
+        ("summarize", commands.cmd_summarize),
+        ("report", commands.cmd_report),
+        ("serve", commands.cmd_serve),
     ],
 )
 def test_run_commands_share_run_device_checkpoint_and_data_dir(command, func):
@@ -130,10 +133,48 @@ def test_translate_defaults_to_the_papers_beam():
 def test_attention_flags_and_defaults():
     args = _parse("attention", "RUN", "--sentence", "ein Hund", "--out", "a.png")
     assert args.func is commands.cmd_attention
-    assert (args.sentence, args.out, args.layer, args.average) == ("ein Hund", "a.png", -1, False)
+    assert (args.text, args.out, args.layer, args.head) == ("ein Hund", "a.png", None, None)
+    assert (args.kind, args.average) == (None, False)  # every layer and head of the default kind
     assert (args.beam, args.alpha) == (1, 0.6)  # greedy: the heatmap of one translation
-    args = _parse("attention", "RUN", "--sentence", "s", "--out", "o", "--layer", "0", "--average")
-    assert (args.layer, args.average) == (0, True)
+    args = _parse(
+        "attention",
+        "RUN",
+        "--text",
+        "s",
+        "--out",
+        "o",
+        "--layer",
+        "-1",
+        "--head",
+        "2",
+        "--kind",
+        "decoder",
+    )
+    assert (args.text, args.layer, args.head, args.kind) == ("s", -1, 2, "decoder")
+    with pytest.raises(AiaynError, match="--kind: invalid choice: 'both'"):
+        _parse("attention", "RUN", "--text", "s", "--out", "o", "--kind", "both")
+
+
+def test_eval_file_and_reference_fields():
+    args = _parse("eval", "RUN", "--file", "t.jsonl", "--ref-field", "a", "--ref-field", "b")
+    assert (args.file, args.ref_field, args.ref_file) == ("t.jsonl", ["a", "b"], None)
+    assert _parse("eval", "RUN", "--file", "x.de", "--ref-file", "x.en").ref_file == "x.en"
+
+
+def test_generate_interactive_needs_no_prompt():
+    args = _parse("generate", "RUN", "--interactive")
+    assert args.interactive and args.prompt is None
+
+
+def test_report_serve_and_export_flags_and_defaults():
+    r = _parse("report", "RUN")
+    assert (r.out, r.samples, r.text) == (None, 5, None)
+    s = _parse("serve", "RUN")
+    assert (s.host, s.port, s.max_input_chars, s.max_new_tokens) == ("127.0.0.1", 8000, 2000, 256)
+    x = _parse("export", "RUN", "--to", "hf-marian", "out")
+    assert (x.func, x.to, x.dir) == (commands.cmd_export, "hf-marian", "out")
+    with pytest.raises(AiaynError, match="--to: invalid choice: 'onnx'"):
+        _parse("export", "RUN", "--to", "onnx", "out")
 
 
 def test_average_last():
@@ -157,8 +198,7 @@ def test_checkpoint_choices_are_the_runs_weights():
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["train"], "the following arguments are required: task"),
         (["train", "copy", "--nproc", "two"], "--nproc: invalid int value: 'two'"),
-        (["generate", "RUN"], "the following arguments are required: --prompt"),
-        (["attention", "RUN", "--out", "a.png"], "required: --sentence"),
+        (["attention", "RUN", "--out", "a.png"], "required: --text/--sentence"),
         (["eval", "RUN", "--bogus"], "unrecognized arguments: --bogus"),
     ],
 )

@@ -5,6 +5,7 @@ import torch
 
 from aiayn import build_model, model_preset
 from aiayn.evaluation import attention_heatmap, cross_attention_weights
+from aiayn.evaluation.attention_viz import attention_grid, model_attention, readable_piece
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -93,3 +94,55 @@ def test_heatmap_token_count_mismatch(tmp_path):
             out=tmp_path / "a.png",
         )
     assert not (tmp_path / "a.png").exists()
+
+
+def test_model_attention_gives_every_layer_of_every_kind(model):
+    src, tgt = torch.tensor([[3, 4, 5, 6]]), torch.tensor([[1, 8, 9]])
+    maps = model_attention(model, src, tgt)
+    L, H = model.config.n_layers, model.config.n_heads
+    assert maps["encoder"].shape == (L, H, 4, 4)
+    assert maps["decoder"].shape == (L, H, 3, 3)
+    assert maps["cross"].shape == (L, H, 3, 4)
+    torch.testing.assert_close(maps["cross"][-1], cross_attention_weights(model, src, tgt))
+    with pytest.raises(ValueError, match="needs tgt"):
+        model_attention(model, src)
+    with pytest.raises(ValueError, match="keeps no attention weights"):
+        model_attention(torch.nn.Linear(2, 2), src)
+
+
+def test_the_grid_has_a_panel_per_layer_and_head_titled_with_real_numbers(model, tmp_path):
+    w = torch.full((2, 3, 2, 4), 0.25)
+    out = attention_grid(
+        w,
+        query_tokens=["a", "b"],
+        key_tokens=list("wxyz"),
+        out=tmp_path / "g.png",
+        layers=[0, 5],
+        heads=[0, 1, 7],
+        title="t",
+    )
+    assert _is_png(out)
+    with pytest.raises(ValueError, match="need 2 layer numbers and 3 head numbers"):
+        attention_grid(
+            w,
+            query_tokens=["a", "b"],
+            key_tokens=list("wxyz"),
+            out=tmp_path / "h.png",
+            layers=[0],
+            heads=[0, 1, 7],
+        )
+    with pytest.raises(ValueError, match="need 2 query_tokens and 4 key_tokens"):
+        attention_grid(
+            w,
+            query_tokens=["a"],
+            key_tokens=list("wxyz"),
+            out=tmp_path / "h.png",
+            layers=[0, 1],
+            heads=[0, 1, 2],
+        )
+
+
+def test_readable_pieces_show_spaces_and_line_breaks():
+    assert readable_piece("▁the") == "·the"
+    assert readable_piece("\n") == "\\n"
+    assert readable_piece("") == "·"

@@ -16,6 +16,7 @@ from aiayn.tasks import (
     Classifies,
     DrawsAttention,
     Generates,
+    Summarizes,
     Translates,
     capabilities,
     get_task,
@@ -110,18 +111,18 @@ def test_generates_heals_no_prompt_unless_a_task_says_so():
 
 # What each task can do with a trained model (the commands that accept its runs).
 CAPABILITIES = {
-    "copy": {Translates},
-    "reverse": {Translates},
-    "reverse-lm": {Generates},
+    "copy": {Translates, DrawsAttention},
+    "reverse": {Translates, DrawsAttention},
+    "reverse-lm": {Generates, DrawsAttention},
     "multi30k": {Translates, DrawsAttention},
     "translation": {Translates, DrawsAttention},
-    "summarization": {Translates, DrawsAttention},
-    "dialogsum": {Translates, DrawsAttention},
-    "cnn-dailymail": {Translates, DrawsAttention},
-    "classification": {Classifies},
-    "sst2": {Classifies},
-    "shakespeare": {Generates},
-    "tinyshakespeare-char": {Generates},
+    "summarization": {Translates, Summarizes, DrawsAttention},
+    "dialogsum": {Translates, Summarizes, DrawsAttention},
+    "cnn-dailymail": {Translates, Summarizes, DrawsAttention},
+    "classification": {Classifies, DrawsAttention},
+    "sst2": {Classifies, DrawsAttention},
+    "shakespeare": {Generates, DrawsAttention},
+    "tinyshakespeare-char": {Generates, DrawsAttention},
 }
 
 
@@ -132,7 +133,8 @@ def test_the_capability_table_covers_every_task():
 @pytest.mark.parametrize("name", sorted(CAPABILITIES))
 def test_each_task_has_exactly_its_capabilities(name):
     task = get_task(name)
-    has = {c for c in (Translates, Generates, Classifies, DrawsAttention) if isinstance(task, c)}
+    kinds = (Translates, Summarizes, Generates, Classifies, DrawsAttention)
+    has = {c for c in kinds if isinstance(task, c)}
     assert has == CAPABILITIES[name]
     if Translates in has:  # the special ids the shared loop needs
         assert {task.bos_id, task.eos_id, task.pad_id} <= set(range(8))

@@ -184,12 +184,14 @@ def test_reference_outputs_are_greedy_decodes_of_the_first_sources(prepared, mod
     assert len(outputs) == 4
 
 
-def test_the_attention_map_of_a_decoded_sentence(prepared, model):
+def test_the_attention_of_a_decoded_sentence(prepared, model):
     task, _, _ = prepared
-    weights, src_tokens, tgt_tokens, text = task.attention_map(model, "the big red cat", layer=-1)
-    assert src_tokens[-1] == "<eos>" and tgt_tokens[-1] == "<eos>"
-    assert weights.shape == (2, len(tgt_tokens), len(src_tokens))  # (H, T, S)
-    torch.testing.assert_close(weights.sum(-1), torch.ones(2, len(tgt_tokens)))
+    text, maps = task.attention(model, "the big red cat")
+    cross = maps["cross"]
+    assert cross.key_tokens[-1] == "<eos>" and cross.query_tokens[-1] == "<eos>"
+    T, S = len(cross.query_tokens), len(cross.key_tokens)
+    assert cross.weights.shape == (model.config.n_layers, 2, T, S)  # (L, H, T, S)
+    torch.testing.assert_close(cross.weights.sum(-1), torch.ones(model.config.n_layers, 2, T))
     assert isinstance(text, str)
-    with pytest.raises(AiaynError, match="the sentence is empty"):
-        task.attention_map(model, "", layer=-1)
+    with pytest.raises(AiaynError, match="the source is empty"):
+        task.attention(model, "")

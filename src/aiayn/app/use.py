@@ -154,8 +154,12 @@ def stream_text(
             yield piece
 
 
-def translate_lines(run: Run, lines: list[str], options: SearchOptions) -> list[str]:
-    return capability(run, Translates, "translate").translate(run.model, lines, options)
+def translate_lines(
+    run: Run, lines: list[str], options: SearchOptions, *, first_line: int = 1
+) -> list[str]:
+    """The translations of `lines` (line `first_line` of the input first), in order."""
+    task = capability(run, Translates, "translate")
+    return task.translate(run.model, lines, options, first_line=first_line)
 
 
 def document_of(line: str, source_field: str, number: int) -> str:
@@ -176,11 +180,11 @@ def document_of(line: str, source_field: str, number: int) -> str:
     return line
 
 
-def summarize_lines(run: Run, documents: list[str]) -> list[str]:
+def summarize_lines(run: Run, documents: list[str], *, first_line: int = 1) -> list[str]:
     """One summary per document, decoded with the run's own search options (beam, length
     bounds, repeat blocking)."""
     task = capability(run, Summarizes, "summarize")
-    return task.translate(run.model, documents, task.search_options())
+    return task.translate(run.model, documents, task.search_options(), first_line=first_line)
 
 
 def classify_lines(run: Run, lines: list[str]) -> list[tuple[str, float]]:

@@ -23,7 +23,7 @@ def _stdin_stream() -> Iterator[str]:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as e:
             raise AiaynError(
-                f"line {number} of standard input is not UTF-8 (byte {e.start}): convert it first"
+                f"standard input is not UTF-8 (line {number}, byte {e.start}): convert it first"
             ) from e
         yield line.rstrip("\r\n")
 
@@ -150,8 +150,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
     run = _open(args)
     capability(run, Translates, "translate")  # before waiting for standard input
     options = _search_options(args)
-    for line in _stdin_stream():
-        print(translate_lines(run, [line], options)[0], flush=True)
+    for number, line in enumerate(_stdin_stream(), start=1):
+        print(translate_lines(run, [line], options, first_line=number)[0], flush=True)
     return 0
 
 
@@ -163,7 +163,7 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     task = capability(run, Summarizes, "summarize")  # before waiting for standard input
     for number, line in enumerate(_stdin_stream(), start=1):
         document = document_of(line, task.source_field(), number)
-        print(summarize_lines(run, [document])[0], flush=True)
+        print(summarize_lines(run, [document], first_line=number)[0], flush=True)
     return 0
 
 

@@ -46,12 +46,15 @@ class Translates(Protocol):
         """The text of generated ids (without <bos> and <eos>)."""
         ...
 
-    def translate(self, model: nn.Module, lines: list[str], options: SearchOptions) -> list[str]:
+    def translate(
+        self, model: nn.Module, lines: list[str], options: SearchOptions, *, first_line: int = 1
+    ) -> list[str]:
         """Decode `lines`, batched by length, in input order. Empty lines give empty outputs; a
-        line longer than the model's maximum is an error naming it."""
+        line longer than the model's maximum is an error naming it (the first of `lines` being
+        line `first_line` of the input)."""
         encoded = [self.encode_source(line) for line in lines]
         max_len = model.config.max_len
-        for number, ids in enumerate(encoded, start=1):
+        for number, ids in enumerate(encoded, start=first_line):
             if len(ids) > max_len:
                 raise AiaynError(
                     f"line {number} has {len(ids)} tokens, more than the model's maximum {max_len}"

@@ -22,9 +22,10 @@ class Answer:
 
     text: the translation or summary (translation, summarization) or the predicted label
     (classification). labels and probabilities: for classification, one probability per label,
-    in the order to show them (empty otherwise). attention: the weights behind the answer, drawn
-    beside it, or None. For a translation the natural view is encoder-decoder attention (output tokens as queries, input
-    tokens as keys); for a classifier, the encoder's self-attention over the input.
+    in the order to show them (empty otherwise). attention: the weights behind the answer,
+    drawn beside it, or None. For a translation the natural view is encoder-decoder attention
+    (output tokens as queries, input tokens as keys); for a classifier, the encoder's
+    self-attention over the input.
     """
 
     text: str

@@ -1,0 +1,54 @@
+"""A run behind the live page: the backend's kind follows the task, and each kind answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from aiayn.app.serve import RunBackend, kind_of
+from aiayn.app.use import generate_text, open_run
+from aiayn.decoding import SamplingOptions
+from aiayn.errors import AiaynError
+from aiayn.web import ServeBackend
+
+
+def test_the_kind_follows_the_task(toy_runs, text_runs):
+    assert kind_of(open_run(toy_runs / "reverse", device="cpu")) == "translation"
+    assert kind_of(open_run(toy_runs / "reverse-lm", device="cpu")) == "generation"
+    assert kind_of(open_run(text_runs / "summarization", device="cpu")) == "summarization"
+
+
+def test_a_translation_comes_with_its_encoder_decoder_attention(toy_runs):
+    run = open_run(toy_runs / "reverse", device="cpu")
+    backend = RunBackend(run)
+    assert isinstance(backend, ServeBackend)
+    answer = backend.translate("3 1 4", beam=2, alpha=0.6)
+    assert answer.text == run.task.translate(run.model, ["3 1 4"], backend._search(2, 0.6))[0]
+    assert answer.attention.key_tokens == ["3", "1", "4", "<eos>"]
+    with pytest.raises(AiaynError, match="more than the model's maximum"):
+        backend.translate(" ".join(["1"] * 300), beam=1, alpha=0.0)
+    with pytest.raises(NotImplementedError):
+        backend.classify("x")
+
+
+def test_a_generation_streams_and_each_request_samples_afresh(toy_runs):
+    run = open_run(toy_runs / "reverse-lm", device="cpu")
+    backend = RunBackend(run)
+    pieces = list(backend.generate("1 2", max_new_tokens=4, temperature=0.0, top_k=None))
+    greedy = SamplingOptions(max_new_tokens=4, temperature=0.0)
+    assert "1 2" + "".join(pieces) == generate_text(run, "1 2", greedy)
+
+
+def test_a_summary_uses_the_run_s_length_bounds(text_runs):
+    run = open_run(text_runs / "summarization", device="cpu")
+    answer = RunBackend(run).translate("the dog runs . der hund läuft", beam=1, alpha=0.0)
+    assert len(run.task.encode_source(answer.text)) <= run.task.opts["max_len"] + 1
+    assert answer.attention is not None
+
+
+def test_a_classifier_answers_every_label_with_its_attention(sst2_run):
+    run = open_run(sst2_run.run_dir, device="cpu")
+    answer = RunBackend(run).classify("a gorgeous , witty movie")
+    assert answer.labels == ["negative", "positive"]
+    assert abs(sum(answer.probabilities) - 1) < 1e-5
+    assert answer.text == answer.labels[answer.probabilities.index(max(answer.probabilities))]
+    assert answer.attention.query_tokens[0] == "<bos>"
