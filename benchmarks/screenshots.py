@@ -1,6 +1,10 @@
-"""Screenshots of the report and of the live page, drawn from synthetic data, for the README.
+"""Screenshots of the report and of the live page, drawn from synthetic data or from a real run.
 
     python benchmarks/screenshots.py [--out runs/screenshots]
+    python benchmarks/screenshots.py --run runs/reverse --text "3 1 4 1 5 9 2 6" [--out DIR]
+
+With --run, the report is `aiayn report`'s for that run and the live page serves that run (the
+pictures in docs/images come from a trained `reverse` run this way).
 
 Renders a demo report (curves of a made-up run with warm-up and inverse-square-root learning
 rate, a German-English sentence pair with made-up attention) and serves the live page on a
@@ -216,10 +220,52 @@ def start_server(app: Any) -> tuple[str, Any]:
     return f"http://127.0.0.1:{sock.getsockname()[1]}", server
 
 
+def real_run(run_dir: Path, text: str, out: Path) -> None:
+    """report.png and serve.png of a trained run: its report, and its live page answering `text`."""
+    from playwright.sync_api import sync_playwright
+
+    from aiayn.app.report import write_report
+    from aiayn.app.serve import RunBackend
+    from aiayn.app.use import open_run
+
+    run = open_run(run_dir, device="cpu")
+    report = write_report(run, out / "report.html", text=text)
+    url, server = start_server(create_app(RunBackend(run), title=f"aiayn: {run.task.name}"))
+    with sync_playwright() as pw, tempfile.TemporaryDirectory() as profile:
+        browser = pw.chromium.launch_persistent_context(
+            profile,
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1280, "height": 900},
+        )
+        page = browser.new_page()
+        page.goto(report.as_uri())
+        page.wait_for_selector(".heatmap")
+        page.hover(".heatmap .token.query[data-q='1']")
+        page.screenshot(path=str(out / "report.png"), full_page=True)
+        page.goto(url)
+        page.fill("#input", text)
+        page.click("#submit")
+        page.wait_for_selector("#attention .heatmap")
+        page.hover(".heatmap .token.key[data-k='0']")
+        page.screenshot(path=str(out / "serve.png"), full_page=True)
+        browser.close()
+    server.should_exit = True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "screenshots")
+    parser.add_argument("--run", type=Path, help="a trained run to picture instead of demo data")
+    parser.add_argument("--text", default="3 1 4 1 5 9 2 6", help="the input shown with --run")
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.run is not None:
+        real_run(args.run, args.text, args.out)
+        for path in sorted(args.out.iterdir()):
+            print(path)
+        return
     from playwright.sync_api import sync_playwright
 
     args.out.mkdir(parents=True, exist_ok=True)

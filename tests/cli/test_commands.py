@@ -270,6 +270,8 @@ def test_eval_scores_a_file_and_refuses_an_unknown_split(capsys, runs, text_runs
     assert "nope" in msg and "train, val, test" in msg
     msg = _error(capsys, ["eval", str(text_runs / "translation"), "--split", "nope"])
     assert "nope" in msg and "train, val, test" in msg
+    msg = _error(capsys, ["eval", str(text_runs / "char-lm"), "--split", "nope"])
+    assert "nope" in msg and "'train', 'val', 'test'" in msg
     assert "give --file too" in _error(capsys, ["eval", str(runs / "reverse"), "--ref-file", "x"])
 
 
@@ -279,18 +281,18 @@ def test_export_refuses_another_kind_by_name(capsys, runs, tmp_path):
 
 
 def test_serve_without_the_extra_is_one_line_naming_it(capsys, runs, monkeypatch):
-    import aiayn.web.server as server
-
-    real = server.importlib.import_module
-
-    def missing(name):
-        if name in ("fastapi", "uvicorn"):
-            raise ImportError(name)
-        return real(name)
-
-    monkeypatch.setattr(server.importlib, "import_module", missing)
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # import uvicorn now raises ImportError
     msg = _error(capsys, ["serve", str(runs / "reverse"), "--port", "0"])
     assert 'pip install "aiayn[serve]"' in msg
+
+
+def test_serve_binds_to_this_machine_by_default(capsys, runs, monkeypatch):
+    import uvicorn
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))
+    _ok(capsys, ["serve", str(runs / "reverse-lm"), "--port", "8123"])
+    assert (calls[0]["host"], calls[0]["port"]) == ("127.0.0.1", 8123)
 
 
 def _aiayn(*argv: str) -> subprocess.Popen:

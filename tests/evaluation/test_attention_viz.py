@@ -145,4 +145,4 @@ def test_the_grid_has_a_panel_per_layer_and_head_titled_with_real_numbers(model,
 def test_readable_pieces_show_spaces_and_line_breaks():
     assert readable_piece("▁the") == "·the"
     assert readable_piece("\n") == "\\n"
-    assert readable_piece("") == "·"
+    assert readable_piece("") == "·" and readable_piece(": ") == ":·"

@@ -240,3 +240,34 @@ def test_hovering_a_token_lights_its_row_or_its_column(browser_page: Any, tmp_pa
     assert sorted(page.evaluate(lit)) == [f"{q},3" for q in range(len(TGT))]
     page.mouse.move(0, 0)
     assert page.evaluate(lit) == []
+
+
+# ---- the report of a trained run ---------------------------------------------------------
+
+
+def test_a_trained_run_s_report_opens_offline_and_its_explorer_answers(
+    browser_page: Any, toy_runs: Path, tmp_path: Path, save_screenshot: Any
+) -> None:
+    from aiayn.app.report import write_report
+    from aiayn.app.use import open_run
+
+    out = write_report(open_run(toy_runs / "reverse", device="cpu"), tmp_path / "report.html")
+    url = out.as_uri()
+    page = browser_page.page
+    page.goto(url)
+    page.wait_for_selector(".heatmap")
+    assert browser_page.console_errors == []
+    assert browser_page.requests == [url]  # nothing fetched: no network, no other file
+    assert page.locator("table.samples tbody tr").count() == 5
+    assert page.locator("figure[data-title=loss] polyline").count() >= 1
+    first, fills_first = drawn_matrix(page)
+    page.select_option("select[name=head]", "1")
+    second, fills_second = drawn_matrix(page)
+    assert second != first and fills_second != fills_first
+    lit = "() => document.querySelectorAll('.heatmap rect.cell.hl').length"
+    page.hover(".heatmap .token.query[data-q='0']")
+    assert page.evaluate(lit) == len(first[0])  # the row of the first output token
+    page.mouse.move(0, 0)
+    assert page.evaluate(lit) == 0
+    assert browser_page.console_errors == []
+    assert save_screenshot(page, "run-report.png").stat().st_size > 10_000

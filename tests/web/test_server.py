@@ -381,3 +381,47 @@ def test_a_classification_shows_every_label_and_its_probability(
     assert page.locator("#output .bars .p").all_inner_texts() == ["10.0%", "90.0%"]
     assert page.locator("#attention .heatmap").count() == 1
     assert browser_page.console_errors == []
+
+
+# ---- the live page of a trained run ------------------------------------------------------
+
+
+def test_the_page_of_a_trained_translation_run(
+    browser_page: Any, serve_app: Any, toy_runs: Any, save_screenshot: Any
+) -> None:
+    from aiayn.app.serve import RunBackend
+    from aiayn.app.use import open_run
+
+    run = open_run(toy_runs / "reverse", device="cpu")
+    url = serve_app(create_app(RunBackend(run), title="reverse", max_input_chars=40))
+    page = open_page(browser_page, url)
+    page.fill("#beam", "1")
+    ask(page, "3 1 4 1 5")
+    expected = run.task.translate(run.model, ["3 1 4 1 5"], RunBackend(run)._search(1, 0.6))[0]
+    assert page.inner_text("#output") == expected
+    assert page.locator("#attention .heatmap").count() == 1
+    with page.expect_response("**/api/translate") as refused:
+        ask(page, "1 " * 30)
+    assert refused.value.status == 413
+    assert "at most 40" in page.inner_text("#error")
+    ask(page, "2 7")
+    assert page.is_hidden("#error") and page.inner_text("#output") != ""
+    assert browser_page.console_errors == []
+    save_screenshot(page, "run-serve.png")
+
+
+def test_the_page_of_a_trained_language_model_streams_its_tokens(
+    browser_page: Any, serve_app: Any, toy_runs: Any
+) -> None:
+    from aiayn.app.serve import RunBackend
+    from aiayn.app.use import open_run
+
+    run = open_run(toy_runs / "reverse-lm", device="cpu")
+    page = open_page(browser_page, serve_app(create_app(RunBackend(run), max_new_tokens=8)))
+    page.fill("#max-new-tokens", "6")
+    page.fill("#temperature", "0")
+    ask(page, "1 2 3")
+    assert page.locator("#output .piece").count() == 6  # a piece a token, streamed
+    assert page.inner_text("#status").startswith("done: 6 pieces")
+    assert page.inner_text("#output").startswith("1 2 3")
+    assert browser_page.console_errors == []

@@ -193,8 +193,8 @@ def cmd_classify(args: argparse.Namespace) -> int:
     run = _open(args)
     capability(run, Classifies, "classify")  # before waiting for standard input
     for line in _stdin_stream():
-        label, prob = classify_lines(run, [line])[0] if line.strip() else ("", 0.0)
-        print(f"{label}\t{prob:.4f}" if label else "", flush=True)
+        label, prob = classify_lines(run, [line])[0]
+        print(f"{label}\t{prob:.4f}", flush=True)
     return 0
 
 

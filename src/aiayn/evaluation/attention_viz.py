@@ -198,9 +198,9 @@ def model_attention(
 
 
 def readable_piece(piece: str) -> str:
-    """A token as an axis label: the BPE word-start mark "▁" shown as a visible space "·", a
-    line break as "\\n"."""
-    return piece.replace("▁", "·").replace("\n", "\\n") or "·"
+    """A token as an axis label: a space, or the BPE word-start mark "▁", shown as "·"; a line
+    break as "\\n"."""
+    return piece.replace("▁", "·").replace(" ", "·").replace("\n", "\\n") or "·"
 
 
 def attention_grid(
