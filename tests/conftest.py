@@ -223,7 +223,7 @@ def text_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "eval_rouge_examples=4",
         "max_source_tokens=40",
         "max_target_tokens=20",
-        "max_len=12",
+        "task.max_len=12",
         f"train_file={data / 'train.jsonl'}",
         f"val_file={data / 'val.jsonl'}",
     ]
@@ -240,6 +240,7 @@ def text_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "eval_every=3",
         "batch_size=4",
         "context=32",
+        "scale_embeddings=false",  # as GPT-2: the run exports to it
         "tokenizer=char",
         "min_freq=1",
         "tensorboard=false",

@@ -45,7 +45,7 @@ def test_the_default_is_every_layer_and_head_of_the_task_s_first_kind(reverse, d
     assert call["layers"] == list(range(L)) and call["heads"] == list(range(H))
     assert call["weights"].shape[:2] == (L, H)
     assert call["title"] == f"encoder-decoder attention, layers 0-{L - 1}"
-    assert call["key_tokens"] == ["3", "1", "4", "<eos>"]
+    assert call["key_tokens"] == ["3", "1", "4"]
     assert out == tmp_path / "a.png" and isinstance(answer, str)
 
 

@@ -42,7 +42,8 @@ def test_the_report_of_an_encoder_decoder_run(toy_runs, tmp_path):
         "encoder self-attention",
         "decoder masked self-attention",
     ]
-    assert "http://" not in out.read_text() and "https://" not in out.read_text()
+    page = out.read_text(encoding="utf-8")
+    assert "<script src" not in page and "<link" not in page and "connect-src &#x27;none" in page
 
 
 def test_samples_of_each_kind_of_run(toy_runs, text_runs, sst2_run):

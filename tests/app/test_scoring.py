@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from aiayn.app.scoring import evaluate_file
-from aiayn.app.use import open_run
+from aiayn.app.use import open_run, summarize_lines
 from aiayn.errors import AiaynError
 
 
@@ -19,7 +20,10 @@ def test_summaries_are_scored_against_the_reference_fields_asked_for(text_runs):
     assert one["examples"] == 8 and one["references"] == ["summary"]
     assert 0 <= one["rouge_l"] <= 100
     two = evaluate_file(run, val, ref_fields=["summary", "alt"])
-    assert two["references"] == ["summary", "alt"] and two["rouge_l"] != one["rouge_l"]
+    records = [json.loads(line) for line in val.read_text(encoding="utf-8").splitlines()]
+    outputs = summarize_lines(run, [r["document"] for r in records])
+    both = run.task.score(outputs, [[r["summary"], r["alt"]] for r in records])
+    assert two == {"file": str(val), "examples": 8, **both, "references": ["summary", "alt"]}
     with pytest.raises(AiaynError, match="nope"):
         evaluate_file(run, val, ref_fields=["nope"])
 
@@ -40,18 +44,18 @@ def test_translations_from_a_tsv_or_two_files_give_the_same_figures(text_runs, t
 
 def test_a_classifier_scores_a_labelled_file(sst2_run, tmp_path):
     run = open_run(sst2_run.run_dir, device="cpu")
-    path = tmp_path / "dev.jsonl"
-    rows = [{"sentence": "a fine movie", "label": "1"}, {"sentence": "dull", "label": "0"}]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    text, label = run.task.opts["text_field"], run.task.opts["label_field"]
-    path.write_text(
-        "".join(
-            json.dumps({text: r["sentence"], label: n}) + "\n"
-            for r, n in zip(rows, run.task.labels(), strict=False)
-        )
-    )
+    path = tmp_path / "dev.tsv"
+    path.write_text("sentence\tlabel\na fine , witty movie .\t1\ndull and boring\t0\n")
     figures = evaluate_file(run, path)
     assert figures["examples"] == 2 and 0 <= figures["file_accuracy"] <= 1
+    probs = run.task.probabilities(
+        run.model, run.task.encode(["a fine , witty movie .", "dull and boring"])
+    )
+    expected = run.task.score(probs, torch.tensor([1, 0]), "file")
+    assert figures["file_loss"] == expected["file_loss"]
+    path.write_text("a fine movie\t1\n")
+    with pytest.raises(AiaynError, match="expected the header"):
+        evaluate_file(run, path)
 
 
 def test_what_cannot_be_scored_from_a_file_is_refused(toy_runs, text_runs, tmp_path):

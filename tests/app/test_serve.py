@@ -23,7 +23,7 @@ def test_a_translation_comes_with_its_encoder_decoder_attention(toy_runs):
     assert isinstance(backend, ServeBackend)
     answer = backend.translate("3 1 4", beam=2, alpha=0.6)
     assert answer.text == run.task.translate(run.model, ["3 1 4"], backend._search(2, 0.6))[0]
-    assert answer.attention.key_tokens == ["3", "1", "4", "<eos>"]
+    assert answer.attention.key_tokens == ["3", "1", "4"]
     with pytest.raises(AiaynError, match="more than the model's maximum"):
         backend.translate(" ".join(["1"] * 300), beam=1, alpha=0.0)
     with pytest.raises(NotImplementedError):
@@ -40,9 +40,13 @@ def test_a_generation_streams_and_each_request_samples_afresh(toy_runs):
 
 def test_a_summary_uses_the_run_s_length_bounds(text_runs):
     run = open_run(text_runs / "summarization", device="cpu")
-    answer = RunBackend(run).translate("the dog runs . der hund läuft", beam=1, alpha=0.0)
-    assert len(run.task.encode_source(answer.text)) <= run.task.opts["max_len"] + 1
-    assert answer.attention is not None
+    backend = RunBackend(run)
+    doc = "the dog runs . der hund läuft"
+    answer = backend.translate(doc, beam=1, alpha=0.0)
+    options = backend._search(1, 0.0)
+    assert options.max_len == run.task.opts["max_len"] == 12  # the run's own bound
+    assert answer.text == run.task.translate(run.model, [doc], options)[0]
+    assert len(answer.attention.query_tokens) <= 12 + 1  # the output and <eos>
 
 
 def test_a_classifier_answers_every_label_with_its_attention(sst2_run):

@@ -183,8 +183,13 @@ def test_summaries_use_the_run_s_search_options_and_number_the_lines(text_runs):
     got = summarize_lines(run, docs)
     assert got == run.task.translate(run.model, docs, run.task.search_options())
     assert got[1] == ""
-    with pytest.raises(AiaynError, match="line 7 has"):
-        summarize_lines(run, [" ".join(["hund"] * 100)], first_line=7)
+    long = summarize_lines(run, [" ".join(["hund"] * 100)])  # the source is cut, not refused
+    assert len(long) == 1
+
+
+def test_an_over_long_line_is_named_by_its_number_in_the_input(reverse):
+    with pytest.raises(AiaynError, match="line 7 has 200 tokens"):
+        translate_lines(reverse, [" ".join(["1"] * 200)], SearchOptions(), first_line=7)
 
 
 def test_a_document_is_a_json_record_s_field_or_the_plain_line():

@@ -31,13 +31,15 @@ def test_an_encoder_decoder_has_three_kinds_over_source_and_output(toy_runs):
     answer, maps = run.task.attention(run.model, "3 1 4")
     L, H = run.model_config.n_layers, run.model_config.n_heads
     source = maps["encoder"].key_tokens
-    assert source == ["3", "1", "4", "<eos>"] == maps["cross"].key_tokens
-    T = len(answer.split()) + 1
-    assert maps["cross"].query_tokens[-1] == "<eos>" and len(maps["cross"].query_tokens) == T
-    assert maps["decoder"].query_tokens[0] == "<bos>"
-    assert maps["encoder"].weights.shape == (L, H, 4, 4)
+    assert source == ["3", "1", "4"] == maps["cross"].key_tokens
+    T = len(maps["cross"].query_tokens)
+    assert maps["cross"].query_tokens[-1] == "<eos>"  # the last query predicts <eos>
+    assert maps["decoder"].query_tokens == ["<bos>", *maps["cross"].query_tokens[:-1]]
+    digits = [t for t in maps["cross"].query_tokens if t.isdigit()]
+    assert answer == " ".join(digits)  # the output, as its tokens spell it
+    assert maps["encoder"].weights.shape == (L, H, 3, 3)  # toy sources have no <eos>
     assert maps["decoder"].weights.shape == (L, H, T, T)
-    assert maps["cross"].weights.shape == (L, H, T, 4)
+    assert maps["cross"].weights.shape == (L, H, T, 3)
     for m in maps.values():
         _rows_sum_to_one(m.weights)
     future = torch.ones(T, T, dtype=torch.bool).triu(1)

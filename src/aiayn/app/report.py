@@ -65,8 +65,9 @@ def _inputs(run: Run, n: int) -> list[tuple[str, str | None]]:
         return [(t, None) for t in task.texts("val")[:n]]
     if isinstance(task, ShakespeareTask):
         text = task.split_texts()["val"]
-        step = max(len(text) // max(n, 1), PROMPT_CHARS)
-        prompts = [text[i : i + PROMPT_CHARS] for i in range(0, len(text), step)][:n]
+        chars = min(PROMPT_CHARS, run.model_config.max_len // 2)  # a token has >= 1 character
+        step = max(len(text) // max(n, 1), chars)
+        prompts = [text[i : i + chars] for i in range(0, len(text), step)][:n]
         return [(p.strip() or p, None) for p in prompts if p.strip()]
     if isinstance(task, ClassificationTask):
         return list(task.raw(task.held_out("val"))[:n])

@@ -5,7 +5,8 @@
   summary1, summary2, summary3), scored with the task's ROUGE over all references;
 - translation: a TSV (source, tab, reference) or two aligned files (`path` the sources,
   `ref_file` the references), scored with sacreBLEU and chrF;
-- classification: JSON lines, CSV or TSV with the task's text and label fields.
+- classification: JSON lines, CSV or TSV with the task's text and label fields (SST-2: GLUE's
+  TSV, `sentence<TAB>label` under a header).
 
 The outputs are decoded with the run's own search options, as `aiayn eval` on a split does.
 """
@@ -21,8 +22,10 @@ from aiayn.app.runs import Run
 from aiayn.data.files import read_lines
 from aiayn.data.parallel import read_parallel
 from aiayn.data.records import read_records
+from aiayn.data.sst2 import read_sst2
 from aiayn.errors import AiaynError
 from aiayn.tasks.classification import ClassificationTask
+from aiayn.tasks.sst2 import SST2Task
 from aiayn.tasks.summarization import SummarizationTask
 from aiayn.tasks.translation import TranslationTask
 
@@ -57,18 +60,22 @@ def _seq2seq(run: Run, sources: list[str], references: list[list[str]]) -> dict[
 
 def _classification(run: Run, path: Path) -> dict[str, Any]:
     task: ClassificationTask = run.task  # type: ignore[assignment]
-    text, label = task.opts["text_field"], task.opts["label_field"]
-    rows = read_records(path, fields=[text, label]).rows
-    if not rows:
+    names = task.label_names()
+    if isinstance(task, SST2Task):  # GLUE's layout: a header, then sentence<TAB>0 or 1
+        pairs = [(text, names[label]) for text, label in read_sst2(path)]
+    else:
+        text, label = task.opts["text_field"], task.opts["label_field"]
+        pairs = [(r[text], r[label]) for r in read_records(path, fields=[text, label]).rows]
+    if not pairs:
         raise AiaynError(f"{path} has no usable records")
-    index = {name: i for i, name in enumerate(task.label_names())}
-    unknown = sorted({r[label] for r in rows} - set(index))
+    index = {name: i for i, name in enumerate(names)}
+    unknown = sorted({name for _, name in pairs} - set(index))
     if unknown:
-        raise AiaynError(f"{path} has labels {unknown[:5]} that are not the run's {list(index)}")
-    labels = torch.tensor([index[r[label]] for r in rows])
+        raise AiaynError(f"{path} has labels {unknown[:5]} that are not the run's {names}")
+    labels = torch.tensor([index[name] for _, name in pairs])
     with torch.no_grad():
-        probs = task.probabilities(run.model, task.encode([r[text] for r in rows]))
-    return {"examples": len(rows), **task.score(probs, labels, "file")}
+        probs = task.probabilities(run.model, task.encode([t for t, _ in pairs]))
+    return {"examples": len(pairs), **task.score(probs, labels, "file")}
 
 
 def evaluate_file(
