@@ -321,27 +321,63 @@ def _answers_before_eof(argv: list[str], lines: list[bytes]) -> list[str]:
 
 
 @pytest.mark.slow
-def test_translate_and_classify_answer_each_line_as_it_arrives(runs, sst2_run):
+def test_translate_answers_each_line_while_its_input_is_still_open(runs):
     answers = _answers_before_eof(
         ["translate", str(runs / "reverse"), "--beam", "1"], [b"1 2 3", b"", b"4 5"]
     )
-    assert len(answers) == 3 and answers[1] == ""
-    labels = _answers_before_eof(["classify", str(sst2_run.run_dir)], [b"a fine movie", b"dull"])
-    assert [a.split("\t")[0] in ("negative", "positive") for a in labels] == [True, True]
+    assert len(answers) == 3 and answers[1] == "" and answers[0] != ""
 
 
-@pytest.mark.slow
-def test_summarize_reads_json_lines_or_plain_text(text_runs):
-    record = json.dumps({"document": "the dog runs . der hund läuft"}).encode()
-    answers = _answers_before_eof(
-        ["summarize", str(text_runs / "summarization")], [record, b"der katze schlaeft"]
+class Typed:
+    """Standard input typed line by line: a line is handed over only after the answer to the one
+    before it was printed; the answers are kept."""
+
+    def __init__(self, lines: list[str], capsys) -> None:
+        self.lines, self.capsys = [line.encode() + b"\n" for line in lines], capsys
+        self.answers: list[str] = []
+        self.given = 0
+        self.buffer = self
+
+    def readline(self) -> bytes:
+        if self.given:  # the line handed over last must be answered by now
+            printed = self.capsys.readouterr().out
+            assert printed.endswith("\n"), (
+                f"line {self.given} was not answered before the next read"
+            )
+            self.answers.append(printed)
+        if self.given == len(self.lines):
+            return b""  # end of input
+        self.given += 1
+        return self.lines[self.given - 1]
+
+
+def _typed(capsys, monkeypatch, argv: list[str], lines: list[str]) -> list[str]:
+    typed = Typed(lines, capsys)
+    monkeypatch.setattr(sys, "stdin", typed)
+    assert main(argv) == 0
+    assert capsys.readouterr().out == ""  # nothing printed after the end of input
+    return typed.answers
+
+
+def test_classify_answers_each_line_before_reading_the_next(capsys, monkeypatch, sst2_run):
+    answers = _typed(
+        capsys, monkeypatch, ["classify", str(sst2_run.run_dir)], ["a fine movie", "dull"]
     )
-    assert len(answers) == 2
+    assert [a.split("\t")[0] in ("negative", "positive") for a in answers] == [True, True]
 
 
-@pytest.mark.slow
-def test_generate_interactive_keeps_the_model_for_each_prompt(runs):
+def test_summarize_reads_json_lines_or_plain_text_one_at_a_time(capsys, monkeypatch, text_runs):
+    record = json.dumps({"document": "the dog runs . der hund läuft"})
+    argv = ["summarize", str(text_runs / "summarization")]
+    answers = _typed(capsys, monkeypatch, argv, [record, "der katze schlaeft"])
+    assert len(answers) == 2 and all(a.count("\n") == 1 for a in answers)
+
+
+def test_generate_interactive_continues_each_prompt_with_the_model_loaded(
+    capsys, monkeypatch, runs
+):
     argv = ["generate", str(runs / "reverse-lm"), "--interactive", "--temperature", "0"]
-    answers = _answers_before_eof([*argv, "--max-new-tokens", "3"], [b"1 2", b"7"])
+    answers = _typed(capsys, monkeypatch, [*argv, "--max-new-tokens", "3"], ["1 2", "7"])
     assert answers[0].startswith("1 2") and len(answers[0].split()) == 5
     assert answers[1].startswith("7") and len(answers[1].split()) == 4
+    assert "drop --prompt" in _error(capsys, [*argv, "--prompt", "1"])
