@@ -24,7 +24,7 @@ WAIT = 10  # seconds a fake backend waits for the test before giving up, so noth
 
 
 def mirror_view(queries: list[str], keys: list[str]) -> AttentionView:
-    """Two heads: head 1 looks at the mirrored position, head 2 spreads evenly."""
+    """Two heads: head 0 looks at the mirrored position, head 1 spreads evenly."""
     n, m = len(queries), len(keys)
     mirrored = [[1.0 if k == m - 1 - q % m else 0.0 for k in range(m)] for q in range(n)]
     even = [[1.0 / m] * m for _ in range(n)]
@@ -329,7 +329,7 @@ def test_typing_a_sentence_returns_its_translation_with_attention(
     assert page.inner_text("#output") == "HUND KLEINER EIN"
     assert backend.calls == [("ein kleiner Hund", 2, 0.8)]
     assert page.locator("#attention .heatmap rect.cell").count() == 9
-    page.select_option("#attention select[name=head]", "1")  # head 2 spreads evenly
+    page.select_option("#attention select[name=head]", "1")  # head 1 spreads evenly
     weights = page.eval_on_selector_all(".heatmap rect.cell", "cs => cs.map(c => +c.dataset.w)")
     assert weights == [0.3333] * 9  # as sent: 4 significant digits
     assert browser_page.console_errors == []

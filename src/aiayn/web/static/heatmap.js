@@ -35,7 +35,7 @@ Aiayn.heatmap = function (view, layer, head, readout) {
   const max = Math.max(...matrix.map((row) => Math.max(...row)));
   const svg = Aiayn.svg("svg", {
     class: "heatmap", width: left + nk * cell + 4, height: top + nq * cell + 4,
-    role: "img", "aria-label": `attention of layer ${layer + 1}, head ${head + 1}`,
+    role: "img", "aria-label": `attention of layer ${layer}, head ${head}`,
     "data-layer": layer, "data-head": head,
   });
   const keys = Aiayn.svg("g", {class: "keys"});
@@ -112,7 +112,8 @@ Aiayn.attentionExplorer = function (container, views) {
   const drawing = Aiayn.el("div", {className: "drawing"});
   container.replaceChildren(controls, drawing, readout);
 
-  const range = (n, word) => Array.from({length: n}, (_, i) => [i, `${word} ${i + 1}`]);
+  // Layers and heads counted from 0, as `aiayn attention --layer/--head` and its PNG titles.
+  const range = (n, word) => Array.from({length: n}, (_, i) => [i, `${word} ${i}`]);
   const labelled = (text, node) => Aiayn.el("label", {}, text, " ", node);
   const draw = () => {
     const view = state.views[state.view];
