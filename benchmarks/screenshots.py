@@ -240,16 +240,19 @@ def real_run(run_dir: Path, text: str, out: Path) -> None:
             viewport={"width": 1280, "height": 900},
         )
         page = browser.new_page()
+        last = str(run.model_config.decoder_layers - 1)  # the last layer attends most sharply
         page.goto(report.as_uri())
         page.wait_for_selector(".heatmap")
+        page.select_option("select[name=layer]", last)
         page.hover(".heatmap .token.query[data-q='1']")
         page.screenshot(path=str(out / "report.png"), full_page=True)
         page.goto(url)
         page.fill("#input", text)
         page.click("#submit")
         page.wait_for_selector("#attention .heatmap")
+        page.select_option("#attention select[name=layer]", last)
         page.hover(".heatmap .token.key[data-k='0']")
-        page.screenshot(path=str(out / "serve.png"), full_page=True)
+        page.screenshot(path=str(out / "serve.png"))
         browser.close()
     server.should_exit = True
 

@@ -408,7 +408,8 @@ def test_the_page_of_a_trained_translation_run(
     ask(page, "2 7")
     assert page.is_hidden("#error")
     assert page.inner_text("#output") == run.task.translate(run.model, ["2 7"], search)[0]
-    assert browser_page.console_errors == []
+    assert len(browser_page.console_errors) == 1  # the browser's own line about the refusal
+    assert "status of 413" in browser_page.console_errors[0]
     save_screenshot(page, "run-serve.png")
 
 
