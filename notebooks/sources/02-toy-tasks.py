@@ -28,16 +28,8 @@ except ImportError:
     import subprocess
     import sys
 
-    subprocess.check_call(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "aiayn[pretrained] @ git+https://github.com/aiayn/aiayn",
-        ]
-    )
+    package = "aiayn[pretrained] @ git+https://github.com/aiayn/aiayn"
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", package])
     import aiayn
 print("aiayn", aiayn.__version__)
 
@@ -54,6 +46,7 @@ QUICK = os.environ.get("AIAYN_NOTEBOOK_QUICK") == "1"
 REVERSE_STEPS = 40 if QUICK else 1500
 REVERSE_LM_STEPS = 40 if QUICK else 1000
 N_TRAIN = 2000 if QUICK else 20000  # training sequences (the task's default is 20000)
+N_VAL = 200 if QUICK else 1000  # held-out sequences (the task's default is 1000)
 DEVICE = "auto"  # cuda > mps > cpu
 print(f"quick={QUICK}: reverse {REVERSE_STEPS} steps, reverse-lm {REVERSE_LM_STEPS} steps")
 
@@ -87,7 +80,12 @@ result = train(
         task="reverse",
         out=RUNS / "reverse",
         device=DEVICE,
-        sets=[f"max_steps={REVERSE_STEPS}", f"n_train={N_TRAIN}", "tensorboard=false"],
+        sets=[
+            f"max_steps={REVERSE_STEPS}",
+            f"n_train={N_TRAIN}",
+            f"n_val={N_VAL}",
+            "tensorboard=false",
+        ],
     )
 )
 s = result.summary
@@ -185,7 +183,12 @@ result_lm = train(
         task="reverse-lm",
         out=RUNS / "reverse-lm",
         device=DEVICE,
-        sets=[f"max_steps={REVERSE_LM_STEPS}", f"n_train={N_TRAIN}", "tensorboard=false"],
+        sets=[
+            f"max_steps={REVERSE_LM_STEPS}",
+            f"n_train={N_TRAIN}",
+            f"n_val={N_VAL}",
+            "tensorboard=false",
+        ],
     )
 )
 s_lm = result_lm.summary
@@ -213,4 +216,4 @@ with torch.no_grad():
 moved = (a - b).abs().amax(-1)[0]  # (17,) largest logit change per position
 print("largest logit change per input position (changed symbol at position 4):")
 print(" ".join(f"{i}:{m:.2g}" for i, m in enumerate(moved.tolist())))
-assert moved[:4].max() == 0, "a future token changed an earlier prediction"
+assert moved[:4].max() < 1e-6, "a future token changed an earlier prediction"

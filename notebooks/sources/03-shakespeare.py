@@ -24,16 +24,8 @@ import sys
 try:
     import aiayn
 except ImportError:
-    subprocess.check_call(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "aiayn[pretrained] @ git+https://github.com/aiayn/aiayn",
-        ]
-    )
+    package = "aiayn[pretrained] @ git+https://github.com/aiayn/aiayn"
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", package])
     import aiayn
 print("aiayn", aiayn.__version__)
 try:

@@ -24,16 +24,8 @@ except ImportError:
     import subprocess
     import sys
 
-    subprocess.check_call(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "aiayn[pretrained] @ git+https://github.com/aiayn/aiayn",
-        ]
-    )
+    package = "aiayn[pretrained] @ git+https://github.com/aiayn/aiayn"
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", package])
     import aiayn
 print("aiayn", aiayn.__version__)
 
