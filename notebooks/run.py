@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -49,12 +50,25 @@ def execute(nb: nbformat.NotebookNode, *, timeout: int, quick: bool) -> float:
             os.environ["AIAYN_NOTEBOOK_QUICK"] = env_before
 
 
+def cell_seconds(nb: nbformat.NotebookNode) -> list[tuple[int, float, str]]:
+    """(cell number, seconds, first line) of each executed code cell, from nbclient's timing."""
+    out = []
+    for number, cell in enumerate(nb.cells):
+        timing = cell.get("metadata", {}).get("execution", {})
+        start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+        if cell.cell_type == "code" and start and end:
+            seconds = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+            out.append((number, seconds, cell.source.splitlines()[0] if cell.source else ""))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="notebooks (03, shakespeare, 03-shakespeare)")
     parser.add_argument("--write", action="store_true", help="save the outputs into the .ipynb")
     parser.add_argument("--quick", action="store_true", help="AIAYN_NOTEBOOK_QUICK=1")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    parser.add_argument("--cells", action="store_true", help="also report each cell's time")
     args = parser.parse_args(argv)
     if args.write and args.quick:
         parser.error("--write saves the full run's outputs; drop --quick")
@@ -71,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         total += seconds
         mode = "quick" if args.quick else "full"
         print(f"{name}: {seconds:.1f} s ({mode})", flush=True)
+        if args.cells:
+            for number, cell_time, first in cell_seconds(nb):
+                print(f"    cell {number:2d}: {cell_time:6.1f} s  {first[:60]}", flush=True)
         if args.write:
             nbformat.write(nb, HERE / f"{name}.ipynb")
     print(f"total {total:.1f} s, {failed} failed")

@@ -47,7 +47,7 @@ import os
 QUICK = os.environ.get("AIAYN_NOTEBOOK_QUICK") == "1"
 N_WORKS = 4 if QUICK else None  # None: all the works
 TRAIN_STEPS = 20 if QUICK else 600
-TRAIN_MINUTES = 0.5 if QUICK else 2.5  # a time budget too, whichever comes first
+TRAIN_MINUTES = 0.5 if QUICK else 2.0  # a time budget too, whichever comes first
 DEVICE = "auto"  # cuda > mps > cpu
 print(
     f"quick={QUICK}: works {N_WORKS or 'all'}, at most {TRAIN_STEPS} steps "

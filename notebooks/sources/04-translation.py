@@ -42,7 +42,7 @@ import os
 
 QUICK = os.environ.get("AIAYN_NOTEBOOK_QUICK") == "1"
 GIVEN_RUN = os.environ.get("AIAYN_MULTI30K_RUN")  # a trained run directory, or None
-TRAIN_MINUTES = 0.5 if QUICK else 4.0
+TRAIN_MINUTES = 0.5 if QUICK else 2.5
 TRAIN_STEPS = 10 if QUICK else 100_000  # the time budget ends the full run
 N_SCORED = 16 if QUICK else 200  # test sentences decoded and scored
 DEVICE = "auto"  # cuda > mps > cpu
