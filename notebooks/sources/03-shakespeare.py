@@ -47,10 +47,11 @@ import os
 QUICK = os.environ.get("AIAYN_NOTEBOOK_QUICK") == "1"
 N_WORKS = 4 if QUICK else None  # None: all the works
 TRAIN_STEPS = 20 if QUICK else 600
+PRESET = "lm-tiny" if QUICK else "lm-medium"  # the task's own preset is lm-medium
 TRAIN_MINUTES = 0.5 if QUICK else 2.0  # a time budget too, whichever comes first
 DEVICE = "auto"  # cuda > mps > cpu
 print(
-    f"quick={QUICK}: works {N_WORKS or 'all'}, at most {TRAIN_STEPS} steps "
+    f"quick={QUICK}: works {N_WORKS or 'all'}, {PRESET}, at most {TRAIN_STEPS} steps "
     f"or {TRAIN_MINUTES} minutes"
 )
 
@@ -158,7 +159,12 @@ if N_WORKS is not None:
     sets.append(f"n_works={N_WORKS}")
 result = train(
     TrainRequest(
-        task="shakespeare", out=run_dir, device=DEVICE, max_minutes=TRAIN_MINUTES, sets=sets
+        task="shakespeare",
+        preset=PRESET,
+        out=run_dir,
+        device=DEVICE,
+        max_minutes=TRAIN_MINUTES,
+        sets=sets,
     )
 )
 s = result.summary
