@@ -77,7 +77,17 @@ device = resolve_device(DEVICE)
 # sides of the training split and saves it in the run directory.
 
 # %%
-task = get_task("multi30k", {"eval_bleu_sentences": 0})
+options = {"eval_bleu_sentences": 0}
+if QUICK:  # the first 2000 training pairs only, given as the task's own files, a small BPE
+    from aiayn.data import multi30k
+
+    corpus, quick_dir = multi30k("train"), Path("runs/multi30k-quick-data")
+    quick_dir.mkdir(parents=True, exist_ok=True)
+    for side, lines in (("de", corpus.src[:2000]), ("en", corpus.tgt[:2000])):
+        (quick_dir / f"train.{side}").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    options.update(train_src=str(quick_dir / "train.de"), train_tgt=str(quick_dir / "train.en"))
+    options["bpe_vocab_size"] = 1000
+task = get_task("multi30k", options)
 train_src, train_ref = task.examples("train")
 print(f"{len(train_src):,} training pairs, e.g.\n  de: {train_src[0]}\n  en: {train_ref[0][0]}")
 
