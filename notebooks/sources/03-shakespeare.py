@@ -43,7 +43,10 @@ except ImportError:
 
 # %%
 import os
+import warnings
 
+# tqdm (through the library) notes that ipywidgets are missing; the bars are off anyway
+warnings.filterwarnings("ignore", message="IProgress not found")
 QUICK = os.environ.get("AIAYN_NOTEBOOK_QUICK") == "1"
 N_WORKS = 4 if QUICK else None  # None: all the works
 TRAIN_STEPS = 20 if QUICK else 600

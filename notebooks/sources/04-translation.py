@@ -39,7 +39,10 @@ print("aiayn", aiayn.__version__)
 
 # %%
 import os
+import warnings
 
+# tqdm (through the library) notes that ipywidgets are missing; the bars are off anyway
+warnings.filterwarnings("ignore", message="IProgress not found")
 QUICK = os.environ.get("AIAYN_NOTEBOOK_QUICK") == "1"
 GIVEN_RUN = os.environ.get("AIAYN_MULTI30K_RUN")  # a trained run directory, or None
 TRAIN_MINUTES = 0.5 if QUICK else 2.5
