@@ -38,7 +38,10 @@ print("aiayn", aiayn.__version__)
 
 # %%
 import os
+import warnings
 
+# tqdm (through the library) notes that ipywidgets are missing; the bars are off anyway
+warnings.filterwarnings("ignore", message="IProgress not found")
 QUICK = os.environ.get("AIAYN_NOTEBOOK_QUICK") == "1"
 RUN_STEPS = 60 if QUICK else 400  # the killed-and-resumed run
 CHECKPOINT_EVERY = 20 if QUICK else 100
@@ -106,7 +109,7 @@ print(
 print(f"gradient norm after clipping at 1.0: {after:.3f}")
 print(
     f"cosine between the gradient before and after: "
-    f"{torch.nn.functional.cosine_similarity(flat_before, flat_after, dim=0):.6f}"
+    f"{torch.nn.functional.cosine_similarity(flat_before, flat_after, dim=0):.4f}"
 )
 
 # %% [markdown]
