@@ -15,7 +15,7 @@ SRC = ROOT / "src" / "aiayn"
 TESTS = ROOT / "tests"
 MAX_LINES = 400
 # Test files about the package as a whole rather than one module.
-PACKAGE_TESTS = {"test_aiayn"}
+PACKAGE_TESTS = {"test_aiayn", "test_notebooks"}
 
 
 # import-linter run in a process of its own: in the test process, after other tests have
