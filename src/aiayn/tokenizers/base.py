@@ -13,6 +13,7 @@ says which kind it is (and, for the word and char kinds, the vocabulary itself);
 from __future__ import annotations
 
 import json
+import os
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -102,10 +103,14 @@ class Tokenizer(ABC):
         return [self.decode(ids) for ids in batch]
 
     def _write_meta(self, directory: str | Path, **fields: Any) -> Path:
+        """Write `aiayn_tokenizer.json` last and atomically: a process killed while saving
+        leaves no meta file (the tokenizer is made again), never a half-written one."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         meta = {"kind": self.kind, "format_version": FORMAT_VERSION, **fields}
-        (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False) + "\n", "utf-8")
+        partial = directory / f".{META_FILE}.partial"
+        partial.write_text(json.dumps(meta, ensure_ascii=False) + "\n", "utf-8")
+        os.replace(partial, directory / META_FILE)
         return directory
 
 

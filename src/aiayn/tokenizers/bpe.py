@@ -139,9 +139,10 @@ class BPETokenizer(Tokenizer):
         return self._hf.decode(ids, skip_special_tokens=False)
 
     def save(self, directory: str | Path) -> Path:
-        directory = self._write_meta(directory, hf_file=HF_FILE)
-        self._hf.save(str(directory / HF_FILE))
-        return directory
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._hf.save(str(directory / HF_FILE))  # before the meta file, which says it is whole
+        return self._write_meta(directory, hf_file=HF_FILE)
 
     @classmethod
     def _load(cls, directory: Path, meta: dict[str, Any]) -> Self:
