@@ -116,7 +116,8 @@ def test_sources_end_with_eos_and_an_empty_one_is_empty(prepared):
 
 def test_splits_are_checked(prepared):
     task, _, _ = prepared
-    with pytest.raises(AiaynError, match="split must be one of train, val, test, got 'dev'"):
+    allowed = "unknown split 'dev' for task 'echo': choose one of train, val, test$"
+    with pytest.raises(AiaynError, match=allowed):
         task.pairs("dev")
     with pytest.raises(AiaynError, match="task 'echo' has no test split here"):
         task.pairs("test")

@@ -15,7 +15,6 @@ returned stripped of surrounding whitespace.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import json
 import logging
@@ -23,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiayn.data.files import read_text
 from aiayn.errors import AiaynError
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def read_records(path: str | Path, *, fields: Sequence[str]) -> Records:
         raise ValueError("fields must name at least one field, got none")
     path = Path(path)
     kind = record_format(path)
-    text = _read_text(path)
+    text = read_text(path)
     if not text.strip():
         raise AiaynError(f"{path}:1: the file is empty")
     numbered = (
@@ -101,29 +101,6 @@ def read_records(path: str | Path, *, fields: Sequence[str]) -> Records:
             f"{' or '.join(fields)}; nothing to read"
         )
     return Records(rows=rows, skipped=len(skipped))
-
-
-def _read_text(path: Path) -> str:
-    """The file's text: UTF-8, plain or gzipped (by suffix), without a byte-order mark."""
-    try:
-        if path.suffix.lower() == ".gz":
-            with gzip.open(path, "rb") as f:
-                data = f.read()
-        else:
-            data = path.read_bytes()
-    except FileNotFoundError:
-        raise AiaynError(f"file not found: {path}") from None
-    except (OSError, EOFError) as error:  # gzip raises these for a damaged file
-        raise AiaynError(f"cannot read {path}: {error}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise AiaynError(
-            f"{path}:{line}: not UTF-8 (byte {data[error.start : error.start + 1]!r} "
-            f"at offset {error.start})"
-        ) from None
-    return text.removeprefix("\ufeff")
 
 
 def _json_lines(path: Path, text: str) -> Iterator[tuple[int, dict[str, object]]]:
