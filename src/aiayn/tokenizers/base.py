@@ -29,6 +29,20 @@ META_FILE = "aiayn_tokenizer.json"
 FORMAT_VERSION = 1
 
 
+def check_text(text: str) -> str:
+    """`text`, if it is Unicode that UTF-8 can hold; a ValueError naming the first lone surrogate
+    otherwise (what undecodable bytes become in a command-line argument)."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(
+                f"text holds a lone surrogate {text[error.start]!r} at character {error.start} "
+                "(bytes that were not UTF-8?): give UTF-8 text"
+            ) from None
+    return text
+
+
 class Tokenizer(ABC):
     """Text -> token ids -> text. Subclasses implement `_encode`, `_decode` and persistence.
 
@@ -73,8 +87,9 @@ class Tokenizer(ABC):
         """Read a tokenizer that `save` wrote; `meta` is the parsed aiayn_tokenizer.json."""
 
     def encode(self, text: str, *, add_bos: bool = False, add_eos: bool = False) -> list[int]:
-        """Token ids of `text`, optionally framed by <bos> and <eos>."""
-        ids = self._encode(text)
+        """Token ids of `text`, optionally framed by <bos> and <eos>. Text holding a lone
+        surrogate is a ValueError (`check_text`)."""
+        ids = self._encode(check_text(text))
         if add_bos:
             ids.insert(0, BOS_ID)
         if add_eos:
