@@ -298,11 +298,11 @@ def _is_symbols(line: str) -> bool:
 @pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(data=STDIN)
-def test_fuzz_translate(runs, data: bytes) -> None:
+def test_fuzz_translate(toy_runs, data: bytes) -> None:
     """Empty and whitespace-only lines give empty lines; a 100,000-character line is cut to the
     model's length with a warning and the other lines go on; unknown symbols and bytes that
     are not UTF-8 are one-line errors."""
-    code, out, err, warnings = _cli(["translate", str(runs / "reverse"), "--beam", "1"], data)
+    code, out, err, warnings = _cli(["translate", str(toy_runs / "reverse"), "--beam", "1"], data)
     text = _utf8(data)
     if text is None:
         assert "standard input is not UTF-8" in _one_line_error(code, err)
@@ -324,10 +324,10 @@ def test_fuzz_translate(runs, data: bytes) -> None:
         LINE, st.text(st.characters(categories=["Cs"]), min_size=1, max_size=3), st.just("-1 2")
     )
 )
-def test_fuzz_generate(runs, prompt: str) -> None:
+def test_fuzz_generate(toy_runs, prompt: str) -> None:
     """A prompt of known symbols that fits is continued; anything else (empty, whitespace only,
     unknown symbols, a lone surrogate, longer than the model) is a one-line error."""
-    argv = ["generate", str(runs / "reverse-lm"), f"--prompt={prompt}", "--max-new-tokens", "3"]
+    argv = ["generate", str(toy_runs / "reverse-lm"), f"--prompt={prompt}", "--max-new-tokens", "3"]
     code, out, err, _ = _cli(argv)
     fits = prompt.split() and _is_symbols(prompt) and len(prompt.split()) <= 12  # + 3 <= 18
     if fits:
@@ -359,9 +359,9 @@ def test_fuzz_classify(sst2_run, data: bytes) -> None:
 @pytest.mark.slow
 @settings(max_examples=20, deadline=None)
 @given(split=st.one_of(st.sampled_from(["val", "test", "train", "dev", "VAL", ""]), st.text()))
-def test_fuzz_eval_split(runs, split: str) -> None:
+def test_fuzz_eval_split(toy_runs, split: str) -> None:
     """A split the task has is evaluated; any other name is refused with the allowed names."""
-    code, out, err, _ = _cli(["eval", str(runs / "reverse"), f"--split={split}"])
+    code, out, err, _ = _cli(["eval", str(toy_runs / "reverse"), f"--split={split}"])
     if split in ("train", "val", "test"):
         assert code == 0, err
         assert f"{split}_loss" in json.loads(out)

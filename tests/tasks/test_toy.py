@@ -154,7 +154,8 @@ def test_mask_check_fails_when_the_mask_leaks(tmp_path, monkeypatch):
 
     monkeypatch.setattr(attention, "fast_scaled_dot_product_attention", leaking)
     s = _mask_check(tmp_path, steps=100)
-    assert s["first_half_accuracy"] > 0.2 + 0.3, s["per_position_accuracy"]
+    # after 100 steps about 0.5, where the band of the test above ends at 0.25
+    assert s["first_half_accuracy"] > 0.35, s["per_position_accuracy"]
 
 
 # ------------------------------------------------------------------------------ data, no training
