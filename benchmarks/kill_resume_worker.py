@@ -42,7 +42,9 @@ def _caught_save_file(tensors, filename, *args, **kwargs):  # noqa: ANN001, ANN0
     step = os.environ.get("AIAYN_PAUSE_STEP")
     chosen = step is None or f"step-{int(step):07d}.tmp-" in str(filename)
     if ".tmp-" in str(filename) and chosen and flag.exists():  # a checkpoint being written
-        Path(str(flag) + ".at").write_text(str(Path(filename).parent), encoding="utf-8")
+        marker, partial = Path(f"{flag}.at"), Path(f"{flag}.at.partial")
+        partial.write_text(str(Path(filename).parent), encoding="utf-8")
+        os.replace(partial, marker)  # the controller never reads a half-written name
         _hold()
 
 
