@@ -127,6 +127,7 @@ def _lines(path: Path) -> list[str]:
         return [line.strip() for line in f]
 
 
+@pytest.mark.slow
 def test_joint_german_english_vocabulary_on_multi30k() -> None:
     """One vocabulary trained on both sides, as the paper shares one for source and target."""
     root = _multi30k_dir()
@@ -183,7 +184,7 @@ def test_fuzz_any_text_gives_its_subwords_and_unk_or_names_a_surrogate(
     assert tok.encode_batch([text]) == [ids]
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(text=LONG)
 def test_fuzz_a_line_of_100000_characters(tok: BPETokenizer, alphabet: str, text: str) -> None:
     ids = tok.encode(text)

@@ -81,6 +81,7 @@ def test_save_and_load(tmp_path: Path) -> None:
     assert loaded.encode("ein Hund, zwei") == tok.encode("ein Hund, zwei")
 
 
+@pytest.mark.slow
 def test_complete_works_round_trip() -> None:
     """The whole 5M-character corpus: every work comes back exactly."""
     texts = [text for _, text in complete_works()]
