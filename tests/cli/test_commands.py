@@ -1,5 +1,10 @@
 """The subcommands end to end, and how `main` reports: bad input ends with one line,
-`aiayn: error: ...`, and exit code 2, never a traceback."""
+`aiayn: error: ...`, and exit code 2, never a traceback.
+
+Fuzzed (Hypothesis max_examples): test_fuzz_translate (40) + test_fuzz_generate (30) +
+test_fuzz_classify (30) + test_fuzz_eval_split (20) + test_fuzz_train_data (12) = 132 cases, of the
+1182 over the tokenizers, the data readers and the CLI (benchmarks/results/reliability.md).
+"""
 
 import contextlib
 import io

@@ -1,5 +1,11 @@
 """read_lines: UTF-8 text by line, plain or gzipped, where only a newline ends a line, and every
-problem is one error naming the file (and the line)."""
+problem is one error naming the file (and the line).
+
+Fuzzed (Hypothesis max_examples):
+test_fuzz_any_bytes_are_lines_or_one_error_naming_the_file_and_line (150) +
+test_fuzz_lines_of_100000_characters (15) = 165 cases, of the 1182 over the tokenizers, the data
+readers and the CLI (benchmarks/results/reliability.md).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""read_records: JSON lines, CSV and TSV; every fault is one line naming the file and line."""
+"""read_records: JSON lines, CSV and TSV; every fault is one line naming the file and line.
+
+Fuzzed (Hypothesis max_examples):
+test_fuzz_records_read_back_exactly_or_one_error_naming_the_file_and_line (150) +
+test_fuzz_any_bytes_are_records_or_one_error_naming_the_file (100) = 250 cases, of the 1182 over
+the tokenizers, the data readers and the CLI (benchmarks/results/reliability.md).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""BPETokenizer: HF `tokenizers` BPE with a pre-tokenizer/decoder pair that gives text back."""
+"""BPETokenizer: HF `tokenizers` BPE with a pre-tokenizer/decoder pair that gives text back.
+
+Fuzzed (Hypothesis max_examples):
+test_fuzz_any_text_gives_its_subwords_and_unk_or_names_a_surrogate (150) +
+test_fuzz_a_line_of_100000_characters (5) = 155 cases, of the 1182 over the tokenizers, the data
+readers and the CLI (benchmarks/results/reliability.md).
+"""
 
 from __future__ import annotations
 
