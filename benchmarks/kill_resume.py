@@ -68,7 +68,9 @@ def last_step(run: Path) -> int:
     path = run / "metrics.jsonl"
     if not path.is_file():
         return 0
-    steps = [json.loads(line).get("step", 0) for line in path.read_text().splitlines() if line]
+    # only whole lines: the run may be halfway through appending one
+    lines = path.read_text().split("\n")[:-1]
+    steps = [json.loads(line).get("step", 0) for line in lines if line]
     return max(steps, default=0)
 
 

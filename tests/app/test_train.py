@@ -198,8 +198,8 @@ def _losses(run: Path) -> list[tuple[int, float]]:
 
 def _last_step(run: Path) -> int:
     path = run / "metrics.jsonl"
-    lines = path.read_text().splitlines() if path.is_file() else []
-    return max((json.loads(line)["step"] for line in lines if line.endswith("}")), default=0)
+    lines = path.read_text().split("\n")[:-1] if path.is_file() else []  # whole lines only
+    return max((json.loads(line)["step"] for line in lines if line), default=0)
 
 
 @pytest.fixture(scope="module")
