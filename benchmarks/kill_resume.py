@@ -4,9 +4,11 @@ compare every step's loss and the final weights with an uninterrupted run.
     python benchmarks/kill_resume.py [--trials 10] [--seed 0] [--out benchmarks/results]
 
 Each trial starts the same small `aiayn train reverse` run, kills it with SIGKILL at a point it
-observes (never after a guessed sleep): either once the metrics log shows a chosen step, or in
-the middle of writing a checkpoint (benchmarks/kill_resume_worker.py holds the writer there
-after the weights are written and before the checkpoint is renamed into place), then runs the
+observes (never after a guessed sleep): either once the metrics log shows a chosen step (the
+worker holds there, so the kill lands exactly at it; the first trial's step comes before the
+first checkpoint), or in the middle of writing a checkpoint (benchmarks/kill_resume_worker.py
+holds the writer there after the weights are written and before the checkpoint is renamed into
+place), then runs the
 same command with --resume until it finishes. A trial passes when the per-step training losses
 of metrics.jsonl and the SHA-256 of model.safetensors equal the uninterrupted run's.
 Results: benchmarks/results/kill_resume.{json,md}.
@@ -66,16 +68,21 @@ def last_step(run: Path) -> int:
     path = run / "metrics.jsonl"
     if not path.is_file():
         return 0
-    steps = [json.loads(line).get("step", 0) for line in path.read_text().splitlines() if line]
+    # only whole lines: the run may be halfway through appending one
+    lines = path.read_text().split("\n")[:-1]
+    steps = [json.loads(line).get("step", 0) for line in lines if line]
     return max(steps, default=0)
 
 
 def run_to_kill(out: Path, env: dict[str, str], kind: str, at: int, timeout: float) -> str:
-    """Start the run and SIGKILL it at step `at` (kind "step") or in the first checkpoint write
-    at or after it ("checkpoint"). Returns what it observed when it killed."""
+    """Start the run and SIGKILL it at step `at` (kind "step": the worker holds once step `at`
+    is in metrics.jsonl) or in the first checkpoint write at or after it ("checkpoint").
+    Returns what it observed when it killed."""
     flag = out.parent / f"{out.name}.pause"
     marker = Path(str(flag) + ".at")
     env = {**env, "AIAYN_PAUSE_FLAG": str(flag)}
+    if kind == "step":
+        env["AIAYN_HOLD_AT_STEP"] = str(at)
     proc = subprocess.Popen(command(out), env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     deadline = time.monotonic() + timeout
@@ -120,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         trials = []
         for i in range(args.trials):
             kind = "checkpoint" if i % 3 == 2 else "step"  # about a third mid-checkpoint
-            at = rng.randrange(2, STEPS - 5)
+            # the first trial is always killed before the first checkpoint (step 10)
+            at = rng.randrange(2, 10) if i == 0 else rng.randrange(2, STEPS - 5)
             out = root / f"trial-{i}"
             seen = run_to_kill(out, env, kind, at, args.timeout)
             done = subprocess.run(command(out, "--resume"), env=env, capture_output=True, text=True)

@@ -79,6 +79,10 @@ def test_each_command_refuses_the_wrong_run(reverse, reverse_lm, tmp_path):
         summarize_lines(reverse, ["1 2"])
 
 
+def out_of(run, line: str) -> str:
+    return translate_lines(run, [line], SearchOptions())[0]
+
+
 def test_translate_lines_decodes_each_line_in_order(reverse):
     lines = ["3 1 4 1 5", "", "9 2", "0 0 1 2 3 4 5 6"]
     out = translate_lines(reverse, lines, SearchOptions())
@@ -90,8 +94,9 @@ def test_translate_lines_decodes_each_line_in_order(reverse):
     assert out == [expected[0], "", expected[1], expected[2]]
     beam = translate_lines(reverse, lines, SearchOptions(beam_size=2))
     assert len(beam) == 4 and beam[1] == ""
-    with pytest.raises(AiaynError, match="line 2 has 200 tokens, more than the model's maximum"):
-        translate_lines(reverse, ["1", " ".join(["1"] * 200)], SearchOptions())
+    # a line longer than the model is cut to it (with a warning) and the others go on
+    long = translate_lines(reverse, ["1", " ".join(["1"] * 200), "2 3"], SearchOptions())
+    assert len(long) == 3 and long[0] == out_of(reverse, "1") and long[2] == out_of(reverse, "2 3")
 
 
 def test_generate_text_continues_the_prompt_as_typed(reverse_lm):

@@ -275,6 +275,7 @@ def _train_copy(steps: int) -> tuple[LSTMEncoderDecoder, list[float]]:
     return model.eval(), losses
 
 
+@pytest.mark.slow
 def test_compute_loss_trains_it() -> None:
     _, losses = _train_copy(120)
     assert losses[0] > 1.5  # about ln(VOCAB) at the start

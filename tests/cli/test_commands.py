@@ -1,11 +1,23 @@
 """The subcommands end to end, and how `main` reports: bad input ends with one line,
-`aiayn: error: ...`, and exit code 2, never a traceback."""
+`aiayn: error: ...`, and exit code 2, never a traceback.
 
+Fuzzed (Hypothesis max_examples): test_fuzz_translate (40) + test_fuzz_generate (30) +
+test_fuzz_classify (30) + test_fuzz_eval_split (20) + test_fuzz_train_data (12) = 132 cases, of the
+1182 over the tokenizers, the data readers and the CLI (benchmarks/results/reliability.md).
+"""
+
+import contextlib
+import io
 import json
+import logging
 import subprocess
 import sys
+from pathlib import Path
+from unittest import mock
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aiayn.cli import main
 from aiayn.cli.launcher import LAUNCHED_ENV, WorkerFailedError
@@ -186,9 +198,11 @@ def test_non_utf8_stdin_in_a_real_process(runs):
 
 
 @pytest.mark.slow
-def test_input_longer_than_the_model(runs):
-    out = _translate(runs, (" ".join(["1"] * 200) + "\n").encode())
-    assert out.returncode == 2 and b"line 1 has 200 tokens" in out.stderr
+def test_input_longer_than_the_model_is_cut_and_the_run_goes_on(runs):
+    out = _translate(runs, (" ".join(["1"] * 100_000) + "\n2 3\n").encode())
+    assert out.returncode == 0 and len(out.stdout.decode().splitlines()) == 2
+    assert b"a source line of 100000 tokens ('1 1 1" in out.stderr
+    assert b"longer than the model's maximum 76" in out.stderr and b"Traceback" not in out.stderr
 
 
 @pytest.mark.slow
@@ -380,3 +394,190 @@ def test_generate_interactive_continues_each_prompt_with_the_model_loaded(
     assert answers[0].startswith("1 2") and len(answers[0].split()) == 5
     assert answers[1].startswith("7") and len(answers[1].split()) == 4
     assert "drop --prompt" in _error(capsys, [*argv, "--prompt", "1"])
+
+
+# ------------------------------------------------------------------ fuzzed input, in-process
+# `main([...])` with standard input patched, on the session's tiny runs. Every case ends with
+# exit 0 and an answer per line, or exit 2 and one line `aiayn: error: ...`; an exception
+# escaping `main` (a traceback) fails the test. deadline=None on purpose: each example opens a
+# run and decodes, which can pass Hypothesis's 200 ms default on a loaded 2-core machine; the
+# outcome is checked, never the time.
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _cli(argv: list[str], stdin: bytes = b"") -> tuple[int, str, str, list[str]]:
+    """(exit code, stdout, stderr, warnings logged) of `aiayn ARGV < stdin`, in this process."""
+    out, err, logged = io.StringIO(), io.StringIO(), _Records()
+    logger = logging.getLogger("aiayn")
+    logger.addHandler(logged)
+    try:
+        with (
+            mock.patch.object(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), "utf-8")),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
+            code = main(argv)
+    finally:
+        logger.removeHandler(logged)
+    return code, out.getvalue(), err.getvalue(), logged.messages
+
+
+def _one_line_error(code: int, err: str) -> str:
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("aiayn: error: "), err
+    return lines[0]
+
+
+LONG_LINE = " ".join(["1"] * 50_000)  # 99,999 characters, 50,000 symbols
+SYMBOLS = st.lists(st.integers(0, 9).map(str), max_size=12).map(" ".join)
+LINE = st.one_of(
+    SYMBOLS,
+    st.text(st.characters(exclude_characters="\n\r"), max_size=30),  # unknown tokens, controls
+    st.text(alphabet=" \t\x0b\x0c\x1c\x85\u2028\u3000", max_size=5),  # whitespace only
+    st.just(""),
+    st.just(LONG_LINE),
+)
+STDIN = st.one_of(
+    st.lists(LINE, max_size=5).map(lambda lines: "".join(x + "\n" for x in lines).encode()),
+    st.lists(LINE, min_size=1, max_size=3).map(lambda lines: "\n".join(lines).encode()),
+    st.binary(max_size=40),  # invalid UTF-8 most of the time
+)
+
+
+def _utf8(data: bytes) -> str | None:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _line_counts(text: str) -> set[int]:
+    """Lines of input, as str.splitlines counts them or as only a newline ends one."""
+    by_newline = text.split("\n")
+    return {len(text.splitlines()), len(by_newline) - (by_newline[-1] == "")}
+
+
+def _is_symbols(line: str) -> bool:
+    return all(p.isascii() and p.isdigit() and int(p) < 10 for p in line.split())
+
+
+@pytest.mark.slow
+@settings(max_examples=40, deadline=None)
+@given(data=STDIN)
+def test_fuzz_translate(toy_runs, data: bytes) -> None:
+    """Empty and whitespace-only lines give empty lines; a 100,000-character line is cut to the
+    model's length with a warning and the other lines go on; unknown symbols and bytes that
+    are not UTF-8 are one-line errors."""
+    code, out, err, warnings = _cli(["translate", str(toy_runs / "reverse"), "--beam", "1"], data)
+    text = _utf8(data)
+    if text is None:
+        assert "standard input is not UTF-8" in _one_line_error(code, err)
+        return
+    if not all(_is_symbols(line) for line in text.splitlines()):
+        assert "unknown symbol" in _one_line_error(code, err)
+        return
+    assert code == 0, err
+    assert len(out.splitlines()) in _line_counts(text)
+    assert all(_is_symbols(line) for line in out.splitlines())
+    cut = [w for w in warnings if "longer than the model's maximum" in w]
+    assert len(cut) == sum(line == LONG_LINE for line in text.split("\n"))
+
+
+@pytest.mark.slow
+@settings(max_examples=30, deadline=None)
+@given(
+    prompt=st.one_of(
+        LINE, st.text(st.characters(categories=["Cs"]), min_size=1, max_size=3), st.just("-1 2")
+    )
+)
+def test_fuzz_generate(toy_runs, prompt: str) -> None:
+    """A prompt of known symbols that fits is continued; anything else (empty, whitespace only,
+    unknown symbols, a lone surrogate, longer than the model) is a one-line error."""
+    argv = ["generate", str(toy_runs / "reverse-lm"), f"--prompt={prompt}", "--max-new-tokens", "3"]
+    code, out, err, _ = _cli(argv)
+    fits = prompt.split() and _is_symbols(prompt) and len(prompt.split()) <= 12  # + 3 <= 18
+    if fits:
+        assert code == 0, err
+        assert out.startswith(prompt)
+    else:
+        _one_line_error(code, err)
+
+
+@pytest.mark.slow
+@settings(max_examples=30, deadline=None)
+@given(data=STDIN)
+def test_fuzz_classify(sst2_run, data: bytes) -> None:
+    """Every line, empty, control characters or 100,000 characters long, gets a label and its
+    probability; only bytes that are not UTF-8 are an error."""
+    code, out, err, _ = _cli(["classify", str(sst2_run.run_dir)], data)
+    text = _utf8(data)
+    if text is None:
+        assert "standard input is not UTF-8" in _one_line_error(code, err)
+        return
+    assert code == 0, err
+    answers = out.splitlines()
+    assert len(answers) in _line_counts(text)
+    for answer in answers:
+        label, probability = answer.split("\t")
+        assert label in ("negative", "positive") and 0.5 <= float(probability) <= 1.0
+
+
+@pytest.mark.slow
+@settings(max_examples=20, deadline=None)
+@given(split=st.one_of(st.sampled_from(["val", "test", "train", "dev", "VAL", ""]), st.text()))
+def test_fuzz_eval_split(toy_runs, split: str) -> None:
+    """A split the task has is evaluated; any other name is refused with the allowed names."""
+    code, out, err, _ = _cli(["eval", str(toy_runs / "reverse"), f"--split={split}"])
+    if split in ("train", "val", "test"):
+        assert code == 0, err
+        assert f"{split}_loss" in json.loads(out)
+    else:
+        line = _one_line_error(code, err)
+        assert f"unknown split {split!r} for task 'reverse': choose one of train, val, test" in line
+
+
+LM_TINY = [
+    "tokenizer=char",
+    "min_freq=1",
+    "context=8",
+    "val_fraction=0.3",
+    "test_fraction=0.0",
+    "d_model=16",
+    "n_heads=2",
+    "d_ff=32",
+    "n_layers=1",
+    "max_steps=1",
+    "batch_size=2",
+    "eval_every=1",
+    "warmup_steps=1",
+    "tensorboard=false",
+    "plots=false",
+]
+
+
+@pytest.mark.slow
+@settings(max_examples=12, deadline=None)
+@given(data=STDIN)
+def test_fuzz_train_data(tmp_path_factory: pytest.TempPathFactory, data: bytes) -> None:
+    """`train shakespeare --data FILE` on a file of hostile lines, of bytes that are not UTF-8,
+    or empty: a trained run, or one line naming the file (and line) or what is missing."""
+    folder = tmp_path_factory.mktemp("fuzz")
+    path = folder / "data.txt"
+    path.write_bytes(data)
+    sets = [arg for s in LM_TINY for arg in ("--set", s)]
+    argv = ["train", "shakespeare", "--data", str(path), "--out", str(folder / "run"), *sets]
+    code, out, err, _ = _cli([*argv, "--device", "cpu"])
+    if _utf8(data) is None:
+        assert f"{path}:" in _one_line_error(code, err)
+    elif code != 0:
+        _one_line_error(code, err)
+    else:
+        assert (folder / "run" / "model.safetensors").is_file()
+        assert Path(out.splitlines()[0].removeprefix("run directory: ")) == folder / "run"

@@ -159,6 +159,7 @@ def test_length_limits(make_seq2seq, make_sources, steer, no_eos):
     assert [len(hyps[0].tokens) for hyps in out] == [40, 40]
 
 
+@pytest.mark.slow
 def test_learns_to_copy(copy_model):
     model, src = copy_model
     expected = [[t for t in row if t != PAD] for row in src.tolist()]

@@ -1,8 +1,10 @@
 """The capabilities a task declares, and the decoding loop `Translates` brings: input order kept
-while batching by length, empty lines giving empty outputs, an over-long line named by number."""
+while batching by length, empty lines giving empty outputs, an over-long line cut to the model
+with a warning."""
 
 from __future__ import annotations
 
+import logging
 from typing import ClassVar
 
 import pytest
@@ -10,7 +12,6 @@ import torch
 from torch import nn
 
 from aiayn.decoding import SearchOptions
-from aiayn.errors import AiaynError
 from aiayn.tasks import (
     TASKS,
     Classifies,
@@ -79,11 +80,24 @@ def test_only_empty_lines_decode_nothing(reversing_decoder):
     assert reversing_decoder == []
 
 
-def test_a_line_longer_than_the_model_is_named_by_its_number(reversing_decoder):
-    with pytest.raises(AiaynError) as error:
-        Letters().translate(Model(max_len=3), ["ab", "abc", "abcdef", "abcdefg"], SearchOptions())
-    assert str(error.value) == "line 3 has 6 tokens, more than the model's maximum 3"
-    assert reversing_decoder == []  # refused before any decoding
+def test_a_line_longer_than_the_model_is_cut_to_it_with_a_warning(reversing_decoder, caplog):
+    lines = ["ab", "abc", "abcdef", "abcdefg"]
+    with caplog.at_level(logging.WARNING, logger="aiayn.tasks.capabilities"):
+        out = Letters().translate(Model(max_len=3), lines, SearchOptions())
+    assert out == ["ba", "cba", "cba", "cba"]  # the other lines go on
+    assert [r.getMessage() for r in caplog.records] == [
+        f"a source line of {n} tokens ({text!r}) is longer than the model's maximum 3: only "
+        "its first 3 tokens are translated"
+        for n, text in ((6, "abcdef"), (7, "abcdefg"))
+    ]
+
+
+def test_fit_source_keeps_a_final_eos_and_quotes_the_start_of_the_line(caplog):
+    assert capabilities.fit_source([5, 6, EOS], 3, eos_id=EOS) == [5, 6, EOS]  # fits: unchanged
+    with caplog.at_level(logging.WARNING, logger="aiayn.tasks.capabilities"):
+        assert capabilities.fit_source([5, 6, 7, EOS], 3, eos_id=EOS, text="x" * 40) == [5, 6, EOS]
+        assert capabilities.fit_source([5, 6, 7, 8], 3, eos_id=EOS) == [5, 6, 7]
+    assert f"({'x' * 30 + '...'!r})" in caplog.records[0].getMessage()
 
 
 def test_the_search_options_reach_the_decoder(monkeypatch):

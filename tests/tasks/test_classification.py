@@ -91,7 +91,8 @@ def test_splits(files):
     assert [task.held_out(s) for s in ("train", "val", "dev")] == ["train", "val", "val"]
     with pytest.raises(AiaynError, match="no test split .*test_file"):
         task.held_out("test")
-    with pytest.raises(AiaynError, match="split must be train, val, dev or test, got 'eval'"):
+    allowed = "unknown split 'eval' for task 'classification': choose one of train, val, dev, test"
+    with pytest.raises(AiaynError, match=allowed):
         task.held_out("eval")
     with pytest.raises(AiaynError, match=r"needs --set task\.train_file=FILE"):
         get_task("classification").raw("train")

@@ -114,9 +114,22 @@ def test_sources_end_with_eos_and_an_empty_one_is_empty(prepared):
     assert task.encode_source("") == []
 
 
+def test_a_source_longer_than_the_model_is_cut_to_it_keeping_its_eos(prepared, caplog):
+    task, _, _ = prepared
+    text = " ".join(["the big cat"] * 20_000)  # 100,000 characters, far over max_positions=24
+    with caplog.at_level("WARNING", logger="aiayn.tasks.capabilities"):
+        ids = task.encode_source(text)
+    assert len(ids) == 24 and ids[-1] == EOS_ID
+    assert task.decode_target(ids[:-1]).startswith("the big cat the big cat")
+    assert "longer than the model's maximum 24" in caplog.text
+    short = task.encode_source("the cat")
+    assert len(short) < 24 and short[-1] == EOS_ID
+
+
 def test_splits_are_checked(prepared):
     task, _, _ = prepared
-    with pytest.raises(AiaynError, match="split must be one of train, val, test, got 'dev'"):
+    allowed = "unknown split 'dev' for task 'echo': choose one of train, val, test$"
+    with pytest.raises(AiaynError, match=allowed):
         task.pairs("dev")
     with pytest.raises(AiaynError, match="task 'echo' has no test split here"):
         task.pairs("test")

@@ -128,6 +128,7 @@ def test_minilm_fine_tunes_in_our_encoder_and_classifies_in_a_fresh_process(tmp_
     assert set(metrics["dev_per_class"]) == set(LABELS)
 
 
+@pytest.mark.slow
 @needs_data
 @needs_minilm
 def test_minilm_in_our_encoder_takes_another_head(tmp_path):
@@ -150,6 +151,7 @@ def test_hf_backend_keeps_berts_head(tmp_path, capsys):
     assert err.count("\n") == 1 and "pooling" in err
 
 
+@pytest.mark.slow
 @needs_data
 @needs_minilm
 @needs_hf

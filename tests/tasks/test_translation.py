@@ -133,6 +133,7 @@ def test_resume_loads_the_saved_tokenizer(run_dir, corpus):
     assert (run_dir / "tokenizer" / "tokenizer.json").read_text() == saved
 
 
+@pytest.mark.slow
 def test_translate_reads_stdin_in_a_subprocess(run_dir):
     lines = "Ein Mann fährt Fahrrad.\n\nZwei Hunde spielen im Schnee.\n"
     done = subprocess.run(
@@ -174,6 +175,7 @@ def test_attention_heatmap_is_a_png(run_dir, tmp_path, capsys):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_misaligned_files_are_a_one_line_error(tmp_path):
     (tmp_path / "a.de").write_text("eins\nzwei\ndrei\n", encoding="utf-8")
     (tmp_path / "a.en").write_text("one\ntwo\n", encoding="utf-8")

@@ -26,6 +26,7 @@ def _run(env_value: str | None) -> str:
     return proc.stdout.strip()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc only")
 def test_keep_freed_memory_tunes_glibc_and_can_be_switched_off():
     assert _run(None) == "True"

@@ -107,6 +107,7 @@ def test_a_diverging_run_exits_3_naming_the_step_and_writes_no_weights(tmp_path,
     assert not list(out.glob("checkpoints/step-*"))
 
 
+@pytest.mark.slow
 def test_a_run_that_diverges_later_resumes_from_its_last_checkpoint_with_a_sane_rate(
     tmp_path, capsys
 ):

@@ -44,6 +44,18 @@ def test_resume_drops_records_after_the_checkpoint_and_a_fresh_start_clears(tmp_
     assert not (tmp_path / "metrics.jsonl").exists()
 
 
+def test_resume_drops_a_record_the_killed_run_was_halfway_through_writing(tmp_path, caplog):
+    log = RunLog(tmp_path, tensorboard=False, plots=False)
+    log.start(resumed_at=None)
+    _write(log, [1, 2, 3])
+    path = tmp_path / "metrics.jsonl"
+    path.write_text(path.read_text() + '{"step": 4, "train_lo')  # SIGKILL mid-append
+    with caplog.at_level("WARNING", logger="aiayn.training.run_log"):
+        RunLog(tmp_path, tensorboard=False).start(resumed_at=3)
+    assert [r["step"] for r in _records(path)] == [1, 2, 3]
+    assert "dropped a partly written record" in caplog.text
+
+
 def test_other_ranks_write_nothing(tmp_path):
     log = RunLog(tmp_path, enabled=False)
     log.start(resumed_at=None)

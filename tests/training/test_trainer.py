@@ -7,6 +7,7 @@ import pytest
 import torch
 
 
+@pytest.mark.slow
 def test_bf16_autocast_on_cpu_trains(make_trainer, tmp_path):
     result = make_trainer("bf16", precision="bf16").fit()
     lines = (tmp_path / "bf16" / "metrics.jsonl").read_text().splitlines()

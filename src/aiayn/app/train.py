@@ -220,9 +220,11 @@ def _train(
         untrained = {k.removeprefix("val_"): v for k, v in trainer.evaluate().items()}
         if main:
             atomic_write_json(untrained_path, untrained)
-        # The baseline evaluation must not change what training does: reset the RNG. Each rank
-        # draws its own dropout masks.
-        torch.manual_seed(train_config.seed + rank)
+    # The baseline evaluation must not change what training does: reset the RNG, whether the
+    # baseline was evaluated now or by an interrupted run (killed before its first checkpoint,
+    # it starts again from step 0 and must draw the same dropout masks). A checkpoint, when
+    # there is one, restores its own RNG state in `fit`. Each rank draws its own masks.
+    torch.manual_seed(train_config.seed + rank)
 
     started = time.perf_counter()
     result = trainer.fit(resume=request.resume)

@@ -4,7 +4,7 @@ from aiayn.data.batching import collate, token_budget_batches
 from aiayn.data.cnn_dailymail import cnn_dailymail
 from aiayn.data.dialogsum import DialogSumExample, dialogsum, read_dialogsum
 from aiayn.data.download import cache_dir, data_path, find_local, sha256_of
-from aiayn.data.files import read_lines
+from aiayn.data.files import read_lines, read_text
 from aiayn.data.lm import lm_blocks
 from aiayn.data.parallel import ParallelCorpus, multi30k, read_parallel
 from aiayn.data.records import Records, read_records
@@ -30,6 +30,7 @@ __all__ = [
     "multi30k",
     "read_dialogsum",
     "read_lines",
+    "read_text",
     "read_parallel",
     "read_records",
     "read_sst2",

@@ -9,9 +9,11 @@ from aiayn.errors import AiaynError
 
 
 def read_text(path: str | Path) -> str:
-    """The text of a UTF-8 file, plain or gzipped (by a .gz suffix, any case), without a
-    byte-order mark. A missing, damaged or non-UTF-8 file is one AiaynError naming the file (and
-    the line of the first bad byte)."""
+    """The text of a UTF-8 file, plain or gzipped (by the .gz suffix), without a byte-order mark.
+
+    Every problem is an AiaynError of one line naming the file (and, for bytes that are not
+    UTF-8, the line): `data.txt:7: not UTF-8 (byte b'\\xff' at offset 120)`.
+    """
     path = Path(path)
     try:
         if path.suffix.lower() == ".gz":

@@ -74,6 +74,15 @@ class Task:
                 low = 1 if key in self.positive_options else 0
                 raise AiaynError(f"task option {key} must be >= {low}, got {value!r}")
 
+    def check_split(self, split: str, allowed: tuple[str, ...]) -> None:
+        """Refuse a split name the task does not have, naming the ones it has (`aiayn eval
+        --split`)."""
+        if split not in allowed:
+            raise AiaynError(
+                f"unknown split {split!r} for task {self.name!r}: choose one of "
+                f"{', '.join(allowed)}"
+            )
+
     # -- set-up ---------------------------------------------------------------------------
     def prepare(self, run_dir: Path, train_config: TrainConfig) -> dict[str, Any]:
         """Build or load the data and tokenizer (saving the tokenizer into `run_dir`).

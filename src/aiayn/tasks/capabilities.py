@@ -15,6 +15,7 @@ Each capability is a small protocol that a task declares by inheriting it; the a
 
 from __future__ import annotations
 
+import logging
 from typing import ClassVar, Protocol, runtime_checkable
 
 import torch
@@ -22,11 +23,33 @@ from torch import nn
 
 from aiayn.data import collate
 from aiayn.decoding import SearchOptions, decode
-from aiayn.errors import AiaynError
 from aiayn.evaluation.attention_viz import AttentionMap
 from aiayn.training.device import device_of
 
 TRANSLATE_BATCH = 64  # sources decoded together
+
+log = logging.getLogger(__name__)
+
+
+def fit_source(
+    ids: list[int], max_len: int, *, eos_id: int, text: str = "", line: int | None = None
+) -> list[int]:
+    """`ids` cut to the model's `max_len` positions, with a warning naming the line; an <eos>
+    that ended the source still ends it. Ids that fit come back unchanged."""
+    if len(ids) <= max_len:
+        return ids
+    quoted = text[:30] + ("..." if len(text) > 30 else "")
+    where = f"line {line}" if line is not None else "a source line"
+    log.warning(
+        "%s has %d tokens (%r), more than the model's maximum %d: only its "
+        "first %d tokens are translated",
+        where,
+        len(ids),
+        quoted,
+        max_len,
+        max_len,
+    )
+    return [*ids[: max_len - 1], eos_id] if ids[-1] == eos_id else ids[:max_len]
 
 
 @runtime_checkable
@@ -50,15 +73,15 @@ class Translates(Protocol):
         self, model: nn.Module, lines: list[str], options: SearchOptions, *, first_line: int = 1
     ) -> list[str]:
         """Decode `lines`, batched by length, in input order. Empty lines give empty outputs; a
-        line longer than the model's maximum is an error naming it (the first of `lines` being
-        line `first_line` of the input)."""
-        encoded = [self.encode_source(line) for line in lines]
+        line longer than the model's maximum is cut to it, with a warning naming it
+        (`fit_source`; the first of `lines` is line `first_line` of the input)."""
         max_len = model.config.max_len
-        for number, ids in enumerate(encoded, start=first_line):
-            if len(ids) > max_len:
-                raise AiaynError(
-                    f"line {number} has {len(ids)} tokens, more than the model's maximum {max_len}"
-                )
+        encoded = [
+            fit_source(
+                self.encode_source(line), max_len, eos_id=self.eos_id, text=line, line=number
+            )
+            for number, line in enumerate(lines, start=first_line)
+        ]
         outputs = [""] * len(lines)
         order = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
         device = device_of(model)
@@ -137,4 +160,4 @@ class DrawsAttention(Protocol):
         ...
 
 
-__all__ = ["Classifies", "DrawsAttention", "Generates", "Summarizes", "Translates"]
+__all__ = ["Classifies", "DrawsAttention", "Generates", "Summarizes", "Translates", "fit_source"]

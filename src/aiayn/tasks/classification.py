@@ -19,6 +19,7 @@ Notation: B sentences in a batch, T the longest of them, C classes.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -39,6 +40,8 @@ from aiayn.tasks.capabilities import Classifies
 from aiayn.tokenizers import BPETokenizer, load_tokenizer
 from aiayn.training.device import device_of
 from aiayn.training.loss import Batch, LossOutput, label_smoothed_cross_entropy
+
+log = logging.getLogger(__name__)
 
 EVAL_SENTENCES = 128  # sentences per evaluation batch
 TRAIN_EVAL_LIMIT = 2000  # `evaluate(model, "train")` scores this many training sentences
@@ -116,8 +119,7 @@ class ClassificationTask(Task, Classifies, ClassifierAttention):
     # -- data ---------------------------------------------------------------------------------
     def held_out(self, split: str) -> str:
         """The split a name reads: "train", or "val" ("val"/"dev") or "test"."""
-        if split not in ("train", "val", "dev", "test"):
-            raise AiaynError(f"split must be train, val, dev or test, got {split!r}")
+        self.check_split(split, ("train", "val", "dev", "test"))
         if split == "test" and self.opts["test_file"] is None:
             raise AiaynError("this run has no test split (task option test_file)")
         return "val" if split == "dev" else split
@@ -165,7 +167,18 @@ class ClassificationTask(Task, Classifies, ClassifierAttention):
         if self.is_pretrained:
             return [e.ids for e in self.tokenizer.encode_batch(sentences)]
         n = self.opts["max_seq_len"]
-        return [ids[:n] for ids in self.tokenizer.encode_batch(sentences, add_bos=True)]
+        encoded = self.tokenizer.encode_batch(sentences, add_bos=True)
+        cut = sum(len(ids) > n for ids in encoded)
+        if cut:
+            log.warning(
+                "%d of %d sentences are longer than max_seq_len=%d tokens: each is cut to its "
+                "first %d",
+                cut,
+                len(encoded),
+                n,
+                n,
+            )
+        return [ids[:n] for ids in encoded]
 
     def examples(self, split: str) -> list[Example]:
         split = self.held_out(split)

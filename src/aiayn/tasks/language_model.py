@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from aiayn.config import TrainConfig
 from aiayn.data import complete_works, lm_blocks, split_contiguous, split_works, tiny_shakespeare
+from aiayn.data.files import read_text
 from aiayn.decoding import SamplingOptions, generate
 from aiayn.errors import AiaynError
 from aiayn.evaluation.attention_viz import readable_piece
@@ -158,10 +159,7 @@ class ShakespeareTask(Task, Generates, LanguageModelAttention):
             path = Path(o["data"])
             if not path.is_file():
                 raise AiaynError(f"data file {path} does not exist")
-            try:
-                text = path.read_text(encoding="utf-8")
-            except UnicodeDecodeError as e:
-                raise AiaynError(f"{path} is not UTF-8 text: {e}") from None
+            text = read_text(path)  # an error names the file and line
             parts = split_contiguous(text, o["val_fraction"], o["test_fraction"])
         elif o["corpus"] == "tiny-shakespeare":
             text = tiny_shakespeare(self.data_dir)
@@ -195,8 +193,7 @@ class ShakespeareTask(Task, Generates, LanguageModelAttention):
 
     def split_ids(self, split: str) -> Tensor:
         """The (N,) token stream of a split (encoded once, then cached)."""
-        if split not in SPLITS:
-            raise AiaynError(f"split must be one of {SPLITS}, got {split!r}")
+        self.check_split(split, SPLITS)
         if split not in self._ids:
             self._ids[split] = _encode(self._require_tokenizer(), self.split_texts()[split])
         return self._ids[split]

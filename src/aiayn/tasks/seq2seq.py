@@ -29,7 +29,7 @@ from aiayn.evaluation.attention_viz import readable_piece
 from aiayn.tasks.attention import Seq2SeqAttention
 from aiayn.tasks.base import Task
 from aiayn.tasks.batches import Pair, ParallelBatches, make_batch, padded_length
-from aiayn.tasks.capabilities import Translates
+from aiayn.tasks.capabilities import Translates, fit_source
 from aiayn.tokenizers import BOS_ID, EOS_ID, PAD_ID, BPETokenizer, load_tokenizer
 from aiayn.tokenizers.base import META_FILE
 from aiayn.training.device import device_of
@@ -118,8 +118,7 @@ class TextToTextTask(Task, Translates, Seq2SeqAttention):
 
     # -- data -------------------------------------------------------------------------------
     def _check_split(self, split: str) -> None:
-        if split not in SPLITS:
-            raise AiaynError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+        self.check_split(split, SPLITS)
         if not self.has_split(split):
             raise AiaynError(f"task {self.name!r} has no {split} split here")
 
@@ -193,9 +192,12 @@ class TextToTextTask(Task, Translates, Seq2SeqAttention):
 
     # -- Translates --------------------------------------------------------------------------
     def encode_source(self, text: str) -> list[int]:
-        """Subword ids of a source text, ending with <eos> as in training; [] if empty."""
+        """Subword ids of a source text, ending with <eos> as in training; [] if empty. A text
+        longer than the model (max_positions) is cut to it, with a warning."""
         ids = self._require_tokenizer().encode(text)
-        return [*ids, EOS_ID] if ids else []
+        if not ids:
+            return []
+        return fit_source([*ids, EOS_ID], self.opts["max_positions"], eos_id=EOS_ID, text=text)
 
     def decode_target(self, ids: list[int]) -> str:
         return self._require_tokenizer().decode(ids)

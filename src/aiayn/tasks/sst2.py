@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from aiayn.data.sst2 import sst2
-from aiayn.errors import AiaynError
 from aiayn.tasks.classification import ClassificationTask
 
 LABELS: tuple[str, ...] = ("negative", "positive")
@@ -36,8 +35,7 @@ class SST2Task(ClassificationTask):
         return list(LABELS)
 
     def held_out(self, split: str) -> str:
-        if split not in ("train", "val", "dev", "test"):
-            raise AiaynError(f"split must be train, val, dev or test, got {split!r}")
+        self.check_split(split, ("train", "val", "dev", "test"))
         return "train" if split == "train" else "val"
 
     def raw(self, split: str) -> list[tuple[str, str]]:

@@ -25,7 +25,7 @@ from aiayn.evaluation.metrics import sequence_exact_match
 from aiayn.tasks.attention import LanguageModelAttention, Seq2SeqAttention
 from aiayn.tasks.base import Task
 from aiayn.tasks.batches import FixedBatches
-from aiayn.tasks.capabilities import Generates, Translates
+from aiayn.tasks.capabilities import Generates, Translates, fit_source
 from aiayn.training.device import device_of
 from aiayn.training.distributed import EvalShard
 from aiayn.training.loss import compute_loss, label_smoothed_cross_entropy
@@ -47,7 +47,8 @@ class SymbolVocab:
     def encode(self, text: str) -> list[int]:
         ids = []
         for piece in text.split():
-            if not piece.isdigit() or int(piece) >= self.n_symbols:
+            # ASCII digits only: "²".isdigit() is True, but int("²") fails
+            if not (piece.isascii() and piece.isdigit()) or int(piece) >= self.n_symbols:
                 raise AiaynError(
                     f"unknown symbol {piece!r}: this model knows the symbols "
                     f"0..{self.n_symbols - 1}, written as numbers separated by spaces"
@@ -151,8 +152,7 @@ class _ToyTask(Task):
         raise NotImplementedError
 
     def _sequences(self, split: str) -> list[list[int]]:
-        if split not in SPLITS:
-            raise AiaynError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+        self.check_split(split, SPLITS)
         o = self.opts
         n, offset = (o["n_train"], 0) if split == "train" else (o["n_val"], 1 + (split == "test"))
         lo, hi = self._length_range()
@@ -173,7 +173,8 @@ class Seq2SeqToyTask(_ToyTask, Translates, Seq2SeqAttention):
     pad_id: ClassVar[int] = PAD
 
     def encode_source(self, text: str) -> list[int]:
-        return self.vocab.encode(text)
+        """Symbol ids of a source text; one longer than the model is cut to it, with a warning."""
+        return fit_source(self.vocab.encode(text), self._model_max_len(), eos_id=EOS, text=text)
 
     def decode_target(self, ids: list[int]) -> str:
         return self.vocab.decode(ids)

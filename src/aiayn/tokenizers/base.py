@@ -13,6 +13,7 @@ says which kind it is (and, for the word and char kinds, the vocabulary itself);
 from __future__ import annotations
 
 import json
+import os
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -26,6 +27,20 @@ SPECIAL_TOKENS: tuple[str, ...] = (PAD, UNK, BOS, EOS)
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
 META_FILE = "aiayn_tokenizer.json"
 FORMAT_VERSION = 1
+
+
+def check_text(text: str) -> str:
+    """`text`, if it is Unicode that UTF-8 can hold; a ValueError naming the first lone surrogate
+    otherwise (what undecodable bytes become in a command-line argument)."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(
+                f"text holds a lone surrogate {text[error.start]!r} at character {error.start} "
+                "(bytes that were not UTF-8?): give UTF-8 text"
+            ) from None
+    return text
 
 
 class Tokenizer(ABC):
@@ -72,8 +87,9 @@ class Tokenizer(ABC):
         """Read a tokenizer that `save` wrote; `meta` is the parsed aiayn_tokenizer.json."""
 
     def encode(self, text: str, *, add_bos: bool = False, add_eos: bool = False) -> list[int]:
-        """Token ids of `text`, optionally framed by <bos> and <eos>."""
-        ids = self._encode(text)
+        """Token ids of `text`, optionally framed by <bos> and <eos>. Text holding a lone
+        surrogate is a ValueError (`check_text`)."""
+        ids = self._encode(check_text(text))
         if add_bos:
             ids.insert(0, BOS_ID)
         if add_eos:
@@ -102,10 +118,14 @@ class Tokenizer(ABC):
         return [self.decode(ids) for ids in batch]
 
     def _write_meta(self, directory: str | Path, **fields: Any) -> Path:
+        """Write `aiayn_tokenizer.json` last and atomically: a process killed while saving
+        leaves no meta file (the tokenizer is made again), never a half-written one."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         meta = {"kind": self.kind, "format_version": FORMAT_VERSION, **fields}
-        (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False) + "\n", "utf-8")
+        partial = directory / f".{META_FILE}.partial"
+        partial.write_text(json.dumps(meta, ensure_ascii=False) + "\n", "utf-8")
+        os.replace(partial, directory / META_FILE)
         return directory
 
 

@@ -28,7 +28,7 @@ from tokenizers import AddedToken, Regex, decoders, models, pre_tokenizers, trai
 from tokenizers import Tokenizer as HFTokenizer
 
 from aiayn.errors import AiaynError
-from aiayn.tokenizers.base import BOS_ID, EOS_ID, SPECIAL_TOKENS, UNK, Tokenizer
+from aiayn.tokenizers.base import BOS_ID, EOS_ID, SPECIAL_TOKENS, UNK, Tokenizer, check_text
 
 HF_FILE = "tokenizer.json"
 
@@ -131,7 +131,8 @@ class BPETokenizer(Tokenizer):
         """`encode` of each text, in parallel threads inside `tokenizers`."""
         prefix = [BOS_ID] if add_bos else []
         suffix = [EOS_ID] if add_eos else []
-        encodings = self._hf.encode_batch(list(texts), add_special_tokens=False)
+        texts = [check_text(t) for t in texts]
+        encodings = self._hf.encode_batch(texts, add_special_tokens=False)
         return [prefix + e.ids + suffix for e in encodings]
 
     def _decode(self, ids: list[int]) -> str:
@@ -139,9 +140,10 @@ class BPETokenizer(Tokenizer):
         return self._hf.decode(ids, skip_special_tokens=False)
 
     def save(self, directory: str | Path) -> Path:
-        directory = self._write_meta(directory, hf_file=HF_FILE)
-        self._hf.save(str(directory / HF_FILE))
-        return directory
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self._hf.save(str(directory / HF_FILE))  # before the meta file, which says it is whole
+        return self._write_meta(directory, hf_file=HF_FILE)
 
     @classmethod
     def _load(cls, directory: Path, meta: dict[str, Any]) -> Self:

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
 
 from aiayn.training.checkpoint import atomic_write_json
+
+log = logging.getLogger(__name__)
 
 
 class RunLog:
@@ -36,11 +39,15 @@ class RunLog:
         if resumed_at is None:
             self.path.unlink(missing_ok=True)
         elif self.path.is_file():
-            kept = [
-                line
-                for line in self.path.read_text(encoding="utf-8").splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= resumed_at
-            ]
+            kept = []
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line) if line.strip() else None
+                except json.JSONDecodeError:  # a line the killed run was writing: half of one
+                    log.warning("%s: dropped a partly written record: %.60s", self.path, line)
+                    continue
+                if isinstance(record, dict) and record.get("step", 0) <= resumed_at:
+                    kept.append(line)
             self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
 
     def record(self, record: dict[str, Any]) -> None:
