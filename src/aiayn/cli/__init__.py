@@ -1,4 +1,5 @@
-"""The `aiayn` command line: train, eval, generate, translate, attention, classify, average.
+"""The `aiayn` command line: train, eval, generate, translate, attention, classify, average,
+ablate.
 
 Every user error ends with one line, `aiayn: error: ...`, and exit code 2, never a traceback.
 This package is the only one that prints: `parser` reads the arguments, `commands` calls the

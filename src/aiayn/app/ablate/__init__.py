@@ -11,8 +11,12 @@ import importlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiayn.errors import AiaynError
+
+if TYPE_CHECKING:
+    from aiayn.app.ablate._common import Report
 
 # name -> (module of aiayn.app.ablate, function): the modules are imported only when run.
 EXPERIMENTS: dict[str, tuple[str, str]] = {
@@ -31,7 +35,7 @@ NAMES: tuple[str, ...] = tuple(EXPERIMENTS)
 class AblationResult:
     """What a run wrote: the report, its files, and how long it took."""
 
-    report: object  # aiayn.app.ablate._common.Report
+    report: Report
     files: list[Path]
     seconds: float
 
