@@ -34,6 +34,16 @@ class Panel:
     matrix: Sequence[Sequence[float]] | None = None
     vmin: float | None = None
     vmax: float | None = None
+    categories: Sequence[str] | None = None  # draw the lines as grouped bars over these
+
+
+def _bars(ax: Any, panel: Panel) -> None:
+    n = max(len(panel.lines), 1)
+    width = 0.8 / n
+    for j, line in enumerate(panel.lines):
+        x = [i - 0.4 + width * (j + 0.5) for i in range(len(line.y))]
+        ax.bar(x, line.y, width, yerr=line.spread, label=line.label, capsize=3)
+    ax.set_xticks(range(len(panel.categories or [])), panel.categories or [])
 
 
 def _draw(ax: Any, panel: Panel, fig: Any) -> None:
@@ -41,10 +51,14 @@ def _draw(ax: Any, panel: Panel, fig: Any) -> None:
         image = ax.imshow(panel.matrix, vmin=panel.vmin, vmax=panel.vmax, cmap="viridis")
         fig.colorbar(image, ax=ax, shrink=0.8)
         n = len(panel.matrix)
+        ax.set_xticks(range(len(panel.matrix[0])))
+        ax.set_yticks(range(n))
         for i in range(n):
             for j in range(len(panel.matrix[i])):
                 ax.text(j, i, f"{panel.matrix[i][j]:.2f}", ha="center", va="center", fontsize=7)
-    for line in panel.lines:
+    if panel.categories is not None:
+        _bars(ax, panel)
+    for line in panel.lines if panel.categories is None else ():
         marker = "o" if len(line.x) < 16 else ""
         ax.plot(line.x, line.y, line.style, label=line.label, marker=marker)
         if line.spread is not None:

@@ -111,14 +111,15 @@ def run_no_positions(settings: Settings, out: Path) -> Report:
             [
                 Line(
                     f"{metric} accuracy",
-                    list(range(len(labels))),
+                    labels,
                     [mean_std(per_seed[p][f"{metric}_accuracy"])[0] for p in labels],
                     [mean_std(per_seed[p][f"{metric}_accuracy"])[1] for p in labels],
                 )
                 for metric in ("token", "sequence")
             ],
-            "positional encoding: 0 = sinusoidal, 1 = none",
+            "positional encoding",
             "accuracy",
+            categories=labels,
         )
     ]
     report.figures.append("no_positional_encoding.png")

@@ -119,7 +119,7 @@ def run(settings: Settings, out: Path) -> Report:
     report.tables[f"{depth}-layer post-norm decoder on reverse-lm, {steps} steps"] = rows
     report.data["grad_norm_per_layer"] = grads
 
-    deep, steps_b = s.pick(3, 8), s.pick(25, 400)
+    deep, steps_b = s.pick(3, 8), s.pick(25, 300)
     warm = s.pick(10, 150)
     lr_b = 2e-3
     norm_runs: dict[str, list[tuple[History, dict]]] = {}

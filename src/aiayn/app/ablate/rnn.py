@@ -42,6 +42,8 @@ from aiayn.training.loss import compute_loss
 
 LSTM = "lstm-encoder-decoder"
 KINDS = ("transformer", "lstm")
+STEPS = (15, 200)  # training steps of the accuracy runs: quick, full
+LENGTHS = ([4, 8], [8, 16, 32])  # their sequence lengths: quick, full
 
 
 def build(kind: str, config: ModelConfig) -> tuple[nn.Module, ModelConfig]:
@@ -91,7 +93,7 @@ def timing(settings: Settings) -> list[dict]:
 def accuracy_by_length(settings: Settings) -> dict[str, dict[str, list[list[float]]]]:
     """task -> kind -> per seed, held-out token accuracy at each training length."""
     s = settings
-    steps, B = s.pick(15, 300), s.pick(16, 64)
+    steps, B = s.pick(*STEPS), s.pick(16, 32)
     config = toy_config("encoder-decoder")
     out: dict[str, dict[str, list[list[float]]]] = {}
     for task in ("copy", "reverse"):
@@ -99,7 +101,7 @@ def accuracy_by_length(settings: Settings) -> dict[str, dict[str, list[list[floa
         for kind in KINDS:
             for seed in range(s.seeds):
                 row = []
-                for L in s.pick([4, 8], [8, 16, 32]):
+                for L in s.pick(*LENGTHS):
                     torch.manual_seed(seed)
                     model, _ = build(kind, config)
                     g = torch.Generator().manual_seed(1000 + seed)
@@ -179,8 +181,7 @@ def run(settings: Settings, out: Path) -> Report:
     times = timing(s)
     report.tables["Time per training step (batch 32, copy)"] = times
     acc = accuracy_by_length(s)
-    lengths = s.pick([4, 8], [8, 16, 32])
-    steps = s.pick(15, 300)
+    lengths, steps = s.pick(*LENGTHS), s.pick(*STEPS)
     for task, kinds in acc.items():
         report.tables[f"{task}: held-out token accuracy, {steps} steps, {s.seeds} seed(s)"] = [
             {
@@ -191,7 +192,7 @@ def run(settings: Settings, out: Path) -> Report:
         ]
     report.data = {"timing": times, "accuracy": acc, "lengths": lengths}
     if not s.quick:
-        rows = multi30k(s, minutes=1.5)
+        rows = multi30k(s, minutes=1.25)
         report.tables["Multi30k de->en, equal parameters, equal minutes"] = rows
         report.data["multi30k"] = rows
     xs = [r["sequence length"] for r in times]

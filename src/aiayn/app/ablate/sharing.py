@@ -79,7 +79,7 @@ def similarities(model: torch.nn.Module, src: torch.Tensor) -> dict:
 
 def run(settings: Settings, out: Path) -> Report:
     s = settings
-    N, steps, lengths = s.pick(2, 4), s.pick(25, 800), s.pick((3, 6), (6, 14))
+    N, steps, lengths = s.pick(2, 4), s.pick(25, 600), s.pick((3, 6), (6, 14))
     B = s.pick(16, 64)
     report = Report(
         "shared-layers",
@@ -149,10 +149,23 @@ def run(settings: Settings, out: Path) -> Report:
     report.data = {"trained": sims, "initial": at_init}
     layers = list(range(1, N + 1))
     panels = [
-        Panel(f"CKA between encoder states: {sep}", matrix=sims[sep]["cka"], vmin=0, vmax=1),
-        Panel(f"CKA between encoder states: {shared}", matrix=sims[shared]["cka"], vmin=0, vmax=1),
+        Panel(
+            f"CKA between encoder states: {sep}",
+            xlabel="after layer (0: the embedding)",
+            matrix=sims[sep]["cka"],
+            vmin=0,
+            vmax=1,
+        ),
+        Panel(
+            f"CKA between encoder states: {shared}",
+            xlabel="after layer (0: the embedding)",
+            matrix=sims[shared]["cka"],
+            vmin=0,
+            vmax=1,
+        ),
         Panel(
             f"cosine of the layers' W_Q W_K^T: {sep}",
+            xlabel="layer (0: the bottom one)",
             matrix=sims[sep]["layer_qk_cosine"],
             vmin=-1,
             vmax=1,
@@ -180,7 +193,7 @@ def run(settings: Settings, out: Path) -> Report:
         ),
     ]
     report.figures.append("shared_layers.png")
-    save_panels(out / "shared_layers.png", panels, title="Separate and shared layers (0 = input)")
+    save_panels(out / "shared_layers.png", panels, title="Separate and shared layers")
     report.findings.append(
         "; ".join(
             f"{r['model']}: {r['parameters']} parameters, token accuracy "
