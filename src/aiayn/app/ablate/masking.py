@@ -91,10 +91,10 @@ def char_lm(settings: Settings, causal: bool, seed: int, text: str) -> dict:
     }
 
 
-def reverse_lm(settings: Settings, causal: bool, seed: int) -> dict:
+def reverse_lm(settings: Settings, causal: bool, seed: int, steps: int | None = None) -> dict:
     """Train on reverse-lm; first- and second-half accuracy, teacher forced and generated."""
     s = settings
-    L, B, steps = s.pick(4, 8), s.pick(16, 64), s.pick(25, 600)
+    L, B, steps = s.pick(4, 8), s.pick(16, 64), steps or s.pick(25, 600)
     torch.manual_seed(seed)
     model = build_model(toy_config("decoder-only", max_len=2 * L + 2, causal=causal))
     g = torch.Generator().manual_seed(1000 + seed)
