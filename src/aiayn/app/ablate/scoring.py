@@ -3,7 +3,9 @@
 Two parts.
 1. The four scores (scaled dot product, dot product, additive, bilinear) in the same
    encoder-decoder, trained for the same steps on the same reversal batches: accuracy, loss
-   curves, parameters and time per step.
+   curves, parameters and time per step. A fifth model keeps the paper's score but ties the key
+   projection to the query projection (W^K = W^Q in every attention): its scores are symmetric,
+   q_i.k_j = q_j.k_i, and a token's score with itself, |q_i|^2, tends to be its largest.
 2. Footnote 4 of the paper, measured without training: for queries and keys with independent
    N(0, 1) components, q.k has variance d_k. Unscaled, the softmax over the keys saturates as d_k
    grows (its entropy falls towards 0, one key takes all the weight) and the gradient that reaches
@@ -30,9 +32,18 @@ from aiayn.app.ablate._common import (
 )
 from aiayn.app.ablate._figures import Line, Panel, save_panels
 from aiayn.models import build_model, count_parameters
-from aiayn.nn.attention import SCORES, attend
+from aiayn.nn.attention import SCORES, MultiHeadAttention, attend
 
 NAME = "attention-scoring"
+TIED = "scaled-dot, W^K = W^Q"
+
+
+def tie_keys_to_queries(model: torch.nn.Module) -> torch.nn.Module:
+    """Every attention's key projection made its query projection (one shared matrix)."""
+    for module in model.modules():
+        if isinstance(module, MultiHeadAttention):
+            module.w_k = module.w_q
+    return model
 
 
 def saturation(d_k: int, *, scaled: bool, n_queries: int, n_keys: int, seed: int) -> dict:
@@ -69,12 +80,15 @@ def run(settings: Settings, out: Path) -> Report:
         "paper divide the dot product by sqrt(d_k)?",
     )
     rows, curves = [], {}
-    for score in SCORES:
+    for score in (*SCORES, TIED):
         accs, losses, times, runs = [], [], [], []
         n_params = 0
         for seed in range(s.seeds):
             torch.manual_seed(seed)
-            model = build_model(toy_config("encoder-decoder", attention_score=score))
+            if score == TIED:
+                model = tie_keys_to_queries(build_model(toy_config("encoder-decoder")))
+            else:
+                model = build_model(toy_config("encoder-decoder", attention_score=score))
             n_params = count_parameters(model)
             g = torch.Generator().manual_seed(1000 + seed)
             h = train(
