@@ -220,11 +220,13 @@ def smooth(values: Sequence[float], width: int) -> list[float]:
 
 # ------------------------------------------------------------------------------- writing
 def machine() -> str:
-    """The machine in one line: processor, cores, threads torch uses, torch version."""
+    """The machine in one line: processor, cores, threads torch uses, torch version, and the
+    load average when the run ended (other work on a shared machine slows the timings)."""
     proc = platform.processor() or platform.machine()
+    load = ", load average %.1f" % os.getloadavg()[0] if hasattr(os, "getloadavg") else ""
     return (
         f"{platform.system()} {proc}, {os.cpu_count()} cores, torch {torch.__version__} on "
-        f"{torch.get_num_threads()} thread(s)"
+        f"{torch.get_num_threads()} thread(s){load}"
     )
 
 
