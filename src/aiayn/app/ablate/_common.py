@@ -223,7 +223,7 @@ def machine() -> str:
     """The machine in one line: processor, cores, threads torch uses, torch version, and the
     load average when the run ended (other work on a shared machine slows the timings)."""
     proc = platform.processor() or platform.machine()
-    load = ", load average %.1f" % os.getloadavg()[0] if hasattr(os, "getloadavg") else ""
+    load = f", load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
     return (
         f"{platform.system()} {proc}, {os.cpu_count()} cores, torch {torch.__version__} on "
         f"{torch.get_num_threads()} thread(s){load}"
