@@ -59,7 +59,7 @@ def char_lm(settings: Settings, causal: bool, seed: int, text: str) -> dict:
     chars = sorted(set(text))
     index = {c: i + 1 for i, c in enumerate(chars)}  # 0 is padding
     data = torch.tensor([index[c] for c in text])
-    block, B, steps = s.pick(32, 64), s.pick(8, 32), s.pick(25, 600)
+    block, B, steps = s.pick(32, 64), s.pick(8, 32), s.pick(25, 400)
     split = int(0.9 * len(data))
     g = torch.Generator().manual_seed(1000 + seed)
 
@@ -94,7 +94,7 @@ def char_lm(settings: Settings, causal: bool, seed: int, text: str) -> dict:
 def reverse_lm(settings: Settings, causal: bool, seed: int, steps: int | None = None) -> dict:
     """Train on reverse-lm; first- and second-half accuracy, teacher forced and generated."""
     s = settings
-    L, B, steps = s.pick(4, 8), s.pick(16, 64), steps or s.pick(25, 600)
+    L, B, steps = s.pick(4, 8), s.pick(16, 64), steps or s.pick(25, 400)
     torch.manual_seed(seed)
     model = build_model(toy_config("decoder-only", max_len=2 * L + 2, causal=causal))
     g = torch.Generator().manual_seed(1000 + seed)

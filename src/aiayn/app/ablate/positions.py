@@ -67,7 +67,7 @@ def equivariance(model: torch.nn.Module, L: int, device: torch.device) -> dict[s
 
 def run_no_positions(settings: Settings, out: Path) -> Report:
     s = settings
-    steps, lengths = s.pick(25, 800), s.pick((3, 6), (6, 12))
+    steps, lengths = s.pick(25, 500), s.pick((3, 6), (6, 12))
     report = Report(
         "no-positional-encoding",
         "Reversal with and without positional encodings",
@@ -140,7 +140,7 @@ def run_no_positions(settings: Settings, out: Path) -> Report:
 
 def run_extrapolate(settings: Settings, out: Path) -> Report:
     s = settings
-    steps = s.pick(25, 1000)
+    steps = s.pick(25, 600)
     train_lengths = s.pick((2, 6), (2, 16))
     test_lengths = s.pick([4, 6, 10], [8, 12, 16, 20, 24, 32, 48])
     report = Report(

@@ -75,7 +75,7 @@ def _tail(values: list[float], n: int = 20) -> float:
 
 def run(settings: Settings, out: Path) -> Report:
     s = settings
-    depth, steps = s.pick(3, 6), s.pick(25, 600)
+    depth, steps = s.pick(3, 6), s.pick(25, 400)
     report = Report(
         "no-residual",
         "Skip connections, and post-norm against pre-norm",
@@ -119,7 +119,7 @@ def run(settings: Settings, out: Path) -> Report:
     report.tables[f"{depth}-layer post-norm decoder on reverse-lm, {steps} steps"] = rows
     report.data["grad_norm_per_layer"] = grads
 
-    deep, steps_b = s.pick(3, 8), s.pick(25, 300)
+    deep, steps_b = s.pick(3, 8), s.pick(25, 250)
     warm = s.pick(10, 150)
     lr_b = 2e-3
     norm_runs: dict[str, list[tuple[History, dict]]] = {}

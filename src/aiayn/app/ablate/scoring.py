@@ -71,7 +71,7 @@ def saturation(d_k: int, *, scaled: bool, n_queries: int, n_keys: int, seed: int
 
 def run(settings: Settings, out: Path) -> Report:
     s = settings
-    steps = s.pick(25, 600)
+    steps = s.pick(25, 400)
     B, lengths = s.pick(16, 64), s.pick((3, 6), (6, 14))
     report = Report(
         NAME,

@@ -79,7 +79,7 @@ def similarities(model: torch.nn.Module, src: torch.Tensor) -> dict:
 
 def run(settings: Settings, out: Path) -> Report:
     s = settings
-    N, steps, lengths = s.pick(2, 4), s.pick(25, 600), s.pick((3, 6), (6, 14))
+    N, steps, lengths = s.pick(2, 4), s.pick(25, 400), s.pick((3, 6), (6, 14))
     B = s.pick(16, 64)
     report = Report(
         "shared-layers",
