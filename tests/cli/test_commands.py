@@ -581,3 +581,27 @@ def test_fuzz_train_data(tmp_path_factory: pytest.TempPathFactory, data: bytes) 
     else:
         assert (folder / "run" / "model.safetensors").is_file()
         assert Path(out.splitlines()[0].removeprefix("run directory: ")) == folder / "run"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["ablate", "no-attention"], "unknown ablation 'no-attention'"),
+        (["ablate", "no-residual", "--seeds", "0"], "--seeds must be an integer >= 1, got 0"),
+        (["ablate", "no-residual", "--device", "tpu"], "unknown device 'tpu'"),
+    ],
+)
+def test_ablate_refuses_bad_input_in_one_line(capsys, tmp_path, argv, message):
+    assert message in _error(capsys, [*argv, "--out", str(tmp_path / "a")])
+    assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.slow
+def test_ablate_quick_writes_its_figure_and_tables(capsys, tmp_path):
+    out = tmp_path / "nope"
+    assert main(["ablate", "no-positional-encoding", "--quick", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "permutation-equivariant" in printed and "results.md" in printed
+    md = (out / "results.md").read_text(encoding="utf-8")
+    assert "`aiayn ablate no-positional-encoding --quick --out " in md
+    assert (out / "no_positional_encoding.png").is_file()

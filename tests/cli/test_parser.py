@@ -213,3 +213,13 @@ def test_help_still_exits(capsys):
         _parse("train", "--help")
     assert exit_.value.code == 0
     assert "--nproc" in capsys.readouterr().out
+
+
+def test_ablate_flags_and_defaults():
+    args = _parse("ablate", "no-residual")
+    assert args.func is commands.cmd_ablate and args.name == "no-residual"
+    assert (args.seeds, args.quick, args.out, args.device) == (None, False, None, "auto")
+    args = _parse("ablate", "shared-layers", "--seeds", "2", "--quick", "--out", "D")
+    assert (args.seeds, args.quick, args.out) == (2, True, "D")
+    with pytest.raises(AiaynError, match="--seeds: invalid int value: 'x'"):
+        _parse("ablate", "no-residual", "--seeds", "x")

@@ -29,6 +29,13 @@ def test_paper_base_hyper_parameters() -> None:
     assert (big.d_model, big.d_ff, big.n_heads, big.d_k, big.p_drop) == (1024, 4096, 16, 64, 0.3)
 
 
+def test_the_ablation_options_default_to_the_paper() -> None:
+    c = ModelConfig()
+    assert c.attention_score == "scaled-dot" and c.residual and c.causal and not c.share_layers
+    for positional in ("sinusoidal", "learned", "none"):
+        assert ModelConfig(positional=positional).positional == positional
+
+
 def test_every_preset_builds() -> None:
     for name, config in MODEL_PRESETS.items():
         with torch.device("meta"):
@@ -58,6 +65,10 @@ def test_every_preset_builds() -> None:
         ({"pooling": "sum"}, "pooling.*'sum'"),
         ({"rnn_attention": "luong"}, "rnn_attention.*'luong'"),
         ({"layer_norm_eps": 0.0}, "layer_norm_eps.*0.0"),
+        ({"attention_score": "cosine"}, "attention_score.*'cosine'"),
+        ({"share_layers": 1}, "share_layers.*true or false.*1"),
+        ({"residual": "no"}, "residual.*true or false.*'no'"),
+        ({"causal": None}, "causal.*true or false.*None"),
         ({"type_vocab_size": -1}, "type_vocab_size.*-1"),
         ({"pad_id": 37000}, "pad_id.*37000"),
         ({"arch": "encoder-classifier", "n_classes": 1}, "n_classes.*1"),

@@ -12,6 +12,7 @@ from torch.testing import assert_close
 from aiayn.nn import (
     KVCache,
     MultiHeadAttention,
+    attention_scores,
     fast_scaled_dot_product_attention,
     padding_mask,
     scaled_dot_product_attention,
@@ -188,3 +189,111 @@ def test_bf16_autocast_on_cpu_attends_in_fp32_and_returns_bf16(causal: bool) -> 
     assert_close(out, expected.bfloat16())
     out.float().sum().backward()
     assert q.grad is not None and q.grad.dtype == torch.bfloat16 and torch.isfinite(q.grad).all()
+
+
+# --- the other scores: each against a hand computation, one number at a time ---------------------
+
+
+def hand_score(score: str, q: Tensor, k: Tensor, W: Tensor, v_a: Tensor) -> float:
+    """One query (Dh,), one key (Dh,), one head's W (Dh, Dh) and v_a (Dh,), with Python floats."""
+    qs, ks, d = q.tolist(), k.tolist(), len(q)
+    if score == "scaled-dot":
+        return sum(a * b for a, b in zip(qs, ks, strict=True)) / math.sqrt(d)
+    if score == "dot":
+        return sum(a * b for a, b in zip(qs, ks, strict=True))
+    if score == "bilinear":
+        Wl = W.tolist()
+        return sum(qs[i] * Wl[i][j] * ks[j] for i in range(d) for j in range(d)) / math.sqrt(d)
+    return sum(a * math.tanh(x + y) for a, x, y in zip(v_a.tolist(), qs, ks, strict=True))
+
+
+@pytest.mark.parametrize("score", ["scaled-dot", "dot", "bilinear", "additive"])
+def test_each_score_equals_the_hand_computation(score: str) -> None:
+    q, k, _ = qkv(3, 4, seed=1)
+    g = torch.Generator().manual_seed(2)
+    W, v_a = torch.randn(H, Dh, Dh, generator=g), torch.randn(H, Dh, generator=g)
+    scores = attention_scores(q, k, score, bilinear=W, additive_v=v_a)
+    assert scores.shape == (B, H, 3, 4)
+    expected = torch.tensor(
+        [
+            [
+                [
+                    [hand_score(score, q[b, h, t], k[b, h, s], W[h], v_a[h]) for s in range(4)]
+                    for t in range(3)
+                ]
+                for h in range(H)
+            ]
+            for b in range(B)
+        ]
+    )
+    assert_close(scores, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_the_scale_divides_the_dot_product_by_sqrt_d_k() -> None:
+    q, k, _ = qkv(3, 4)
+    assert_close(attention_scores(q, k, "dot") / math.sqrt(Dh), attention_scores(q, k))
+
+
+def test_scores_that_need_parameters_say_so_and_unknown_ones_are_refused() -> None:
+    q, k, _ = qkv(2, 2)
+    with pytest.raises(ValueError, match="bilinear"):
+        attention_scores(q, k, "bilinear")
+    with pytest.raises(ValueError, match="additive_v"):
+        attention_scores(q, k, "additive")
+    with pytest.raises(ValueError, match="'cosine'"):
+        attention_scores(q, k, "cosine")
+    with pytest.raises(ValueError, match="'cosine'"):
+        MultiHeadAttention(d_model=24, n_heads=H, score="cosine")
+
+
+@pytest.mark.parametrize("score", ["dot", "bilinear", "additive"])
+def test_mha_with_another_score_equals_its_per_head_formula(score: str) -> None:
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(d_model=24, n_heads=H, score=score).eval()
+    if mha.bilinear is not None:
+        with torch.no_grad():  # away from the identity it starts at
+            mha.bilinear.add_(0.3 * torch.randn_like(mha.bilinear))
+    x = torch.randn(B, 4, 24)
+    d_k = 24 // H
+    heads = []
+    for i in range(H):
+        rows = slice(i * d_k, (i + 1) * d_k)
+        qi = x @ mha.w_q.weight[rows].T + mha.w_q.bias[rows]  # (B, T, Dh)
+        ki = x @ mha.w_k.weight[rows].T + mha.w_k.bias[rows]
+        vi = x @ mha.w_v.weight[rows].T + mha.w_v.bias[rows]
+        if score == "dot":
+            e = qi @ ki.transpose(1, 2)
+        elif score == "bilinear":
+            e = qi @ mha.bilinear[i] @ ki.transpose(1, 2) / math.sqrt(d_k)
+        else:
+            e = (torch.tanh(qi[:, :, None, :] + ki[:, None, :, :]) * mha.additive_v[i]).sum(-1)
+        heads.append(torch.softmax(e, -1) @ vi)
+    assert_close(mha(x), mha.w_o(torch.cat(heads, dim=-1)))
+    mha(x, need_weights=True)
+    assert_close(mha.last_weights.sum(-1), torch.ones(B, H, 4))
+
+
+def test_bilinear_starts_as_the_scaled_dot_product() -> None:
+    torch.manual_seed(0)
+    paper = MultiHeadAttention(d_model=24, n_heads=H).eval()
+    bilinear = MultiHeadAttention(d_model=24, n_heads=H, score="bilinear").eval()
+    bilinear.load_state_dict({**paper.state_dict(), "bilinear": bilinear.bilinear.detach()})
+    x = torch.randn(B, 5, 24)
+    assert_close(bilinear(x, causal=True), paper(x, causal=True))
+    n_extra = sum(p.numel() for p in bilinear.parameters()) - sum(
+        p.numel() for p in paper.parameters()
+    )
+    assert n_extra == H * (24 // H) ** 2
+
+
+def test_another_score_keeps_causality_and_the_cache() -> None:
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(d_model=24, n_heads=H, score="additive").eval()
+    x = torch.randn(B, 6, 24)
+    full = mha(x, causal=True)
+    cache = KVCache()
+    steps = [mha(x[:, t : t + 1], causal=True, cache=cache) for t in range(6)]
+    assert_close(torch.cat(steps, dim=1), full)
+    changed = x.clone()
+    changed[:, -1] += 1.0
+    assert_close(mha(changed, causal=True)[:, :-1], full[:, :-1])

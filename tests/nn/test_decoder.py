@@ -117,3 +117,21 @@ def test_a_filled_cross_attention_cache_stands_in_for_the_memory():
     first = decoder(x[:, :1], memory, cache=cache)
     rest = [decoder(x[:, t : t + 1], None, cache=cache) for t in (1, 2)]
     assert_close(torch.cat([first, *rest], dim=1), decoder(x, memory))
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_a_future_token_changes_an_earlier_output_only_without_the_causal_mask(causal):
+    torch.manual_seed(0)
+    decoder = Decoder(config(causal=causal), cross_attention=False).eval()
+    x = torch.randn(2, 5, D)
+    changed = x.clone()
+    changed[:, -1] += 1.0
+    same = torch.allclose(decoder(x)[:, :-1], decoder(changed)[:, :-1], atol=1e-6)
+    assert same == causal
+
+
+def test_shared_decoder_layers_are_one_module():
+    torch.manual_seed(0)
+    decoder = Decoder(config(share_layers=True, n_layers=4))
+    assert len(decoder.layers) == 4 and all(x is decoder.layers[0] for x in decoder.layers)
+    assert len(decoder.new_cache().self_attn) == 4  # one cache per application, not per module

@@ -66,3 +66,26 @@ def test_need_weights_keeps_each_layers_self_attention():
         assert weights.shape == (2, 4, 3, 3)  # (B, H, S, S)
         assert_close(weights.sum(-1), torch.ones(2, 4, 3))
         assert weights[0, :, :, 2].abs().max() == 0  # nobody attends to the padding
+
+
+def test_shared_layers_are_one_layer_applied_n_times():
+    torch.manual_seed(0)
+    shared = Encoder(config(share_layers=True, n_layers=3)).eval()
+    separate = Encoder(config(n_layers=3))
+    assert len(shared.layers) == 3 and all(x is shared.layers[0] for x in shared.layers)
+    n_shared = sum(p.numel() for p in shared.parameters())
+    assert 3 * n_shared == sum(p.numel() for p in separate.parameters())
+    x = torch.randn(2, 5, D)
+    expected = x
+    for _ in range(3):
+        expected = shared.layers[0](expected)
+    assert_close(shared(x), expected)
+
+
+def test_without_residuals_the_output_differs_from_the_papers():
+    torch.manual_seed(0)
+    paper = Encoder(config()).eval()
+    torch.manual_seed(0)
+    plain = Encoder(config(residual=False)).eval()
+    x = torch.randn(2, 5, D)
+    assert not torch.allclose(paper(x), plain(x), atol=1e-3)

@@ -75,3 +75,9 @@ def test_learned_embedding() -> None:
 def test_unknown_kind() -> None:
     with pytest.raises(ValueError, match="'rotary'"):
         positional_encoding("rotary", max_len=4, d_model=4)
+
+
+def test_none_gives_zeros_and_no_weights() -> None:
+    module = positional_encoding("none", max_len=10, d_model=4)
+    assert_close(module(torch.tensor([[0, 5, 9]])), torch.zeros(1, 3, 4))
+    assert list(module.parameters()) == [] and module.state_dict() == {}

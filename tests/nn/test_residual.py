@@ -71,3 +71,28 @@ def test_dropout_applies_to_the_sublayer_output_in_training() -> None:
 
 def test_no_bias_norm() -> None:
     assert ResidualNorm(d_model=D, bias=False).norm.bias is None
+
+
+def test_without_the_skip_connection_post_norm_is_layernorm_of_the_sublayer_alone() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, D)
+    module = make(False, residual=False)
+    assert_close(module(x, sublayer), layer_norm(sublayer(x), module))
+    assert not torch.allclose(module(x, sublayer), layer_norm(x + sublayer(x), module))
+
+
+def test_without_the_skip_connection_pre_norm_is_the_sublayer_of_layernorm() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, D)
+    module = make(True, residual=False)
+    assert_close(module(x, sublayer), sublayer(layer_norm(x, module)))
+
+
+def test_without_the_skip_connection_the_input_reaches_the_output_only_through_the_sublayer():
+    x = torch.randn(2, 3, D, requires_grad=True)
+    blocked = make(True, residual=False)(x, lambda y: 0.0 * y)
+    (grad,) = torch.autograd.grad(blocked.sum(), x)
+    assert grad.abs().max().item() == 0.0
+    kept = make(True)(x, lambda y: 0.0 * y)
+    (grad,) = torch.autograd.grad(kept.sum(), x)
+    assert_close(grad, torch.ones_like(x))

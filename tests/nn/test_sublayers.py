@@ -26,6 +26,8 @@ CONFIG = ModelConfig(
     norm_first=True,
     layer_norm_eps=1e-6,
     bias=False,
+    residual=False,
+    attention_score="dot",
 )
 SPEC = dict(
     d_model=48,
@@ -38,6 +40,8 @@ SPEC = dict(
     norm_first=True,
     eps=1e-6,
     bias=False,
+    skip=False,
+    attention_score="dot",
 )
 
 
@@ -89,3 +93,13 @@ def test_each_call_builds_a_new_module():
     assert spec.attention() is not spec.attention()
     assert spec.feed_forward().w_1 is not spec.feed_forward().w_1
     assert spec.residual().norm is not spec.residual().norm
+
+
+def test_the_ablation_options_reach_the_sublayers() -> None:
+    spec = LayerSpec.from_config(
+        ModelConfig(d_model=16, n_heads=2, d_ff=32, residual=False, attention_score="additive")
+    )
+    assert spec.attention().score == "additive" and spec.attention().additive_v is not None
+    assert spec.residual().residual is False
+    paper = LayerSpec.from_config(ModelConfig(d_model=16, n_heads=2, d_ff=32))
+    assert paper.attention().score == "scaled-dot" and paper.residual().residual is True

@@ -1,5 +1,5 @@
 """The `aiayn` command line: train, eval, generate, translate, summarize, classify, attention,
-report, serve, export, average.
+report, serve, export, average, ablate.
 
 Every user error ends with one line, `aiayn: error: ...`, and exit code 2, never a traceback.
 This package is the only one that prints: `parser` reads the arguments, `commands` calls the

@@ -234,3 +234,20 @@ def cmd_average(args: argparse.Namespace) -> int:
     names, out = average_run(Path(args.run), args.last)
     print(f"averaged {', '.join(names)} -> {out}")
     return 0
+
+
+def cmd_ablate(args: argparse.Namespace) -> int:
+    from aiayn.app.ablate import run_ablation
+
+    result = run_ablation(
+        args.name,
+        seeds=args.seeds,
+        quick=args.quick,
+        out=_path(args.out),
+        device=args.device,
+        command=" ".join(["aiayn", *args.argv]),
+    )
+    for finding in result.report.findings:
+        print(f"- {finding}")
+    print(f"took {result.seconds:.1f} s; wrote {', '.join(str(f) for f in result.files)}")
+    return 0

@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("run")
     a.add_argument("--last", type=int, default=5)
     a.set_defaults(func=commands.cmd_average)
+    _add_ablate(sub)
     return p
 
 
@@ -179,3 +180,16 @@ def _export(run_parser: RunParser) -> None:
     x.add_argument("--to", required=True, choices=EXPORTS, help="the format")
     x.add_argument("dir", help="the folder to write")
     x.set_defaults(func=commands.cmd_export)
+
+
+def _add_ablate(sub: argparse._SubParsersAction) -> None:
+    """`aiayn ablate NAME`: one experiment of aiayn.app.ablate."""
+    from aiayn.app.ablate import NAMES
+
+    ab = sub.add_parser("ablate", help="run an ablation; its figure and tables go to --out")
+    ab.add_argument("name", help=f"one of: {', '.join(NAMES)}")
+    ab.add_argument("--seeds", type=int, help="repeats with different seeds (default 3; 1 quick)")
+    ab.add_argument("--quick", action="store_true", help="a seconds-long version (for tests)")
+    ab.add_argument("--out", help="output folder (default docs/ablations/NAME)")
+    ab.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, mps")
+    ab.set_defaults(func=commands.cmd_ablate)

@@ -4,6 +4,7 @@ the settings of the command line (`--set`, `--config`)."""
 from aiayn.config.model import (
     ACTIVATIONS,
     ARCHS,
+    ATTENTION_SCORES,
     MODEL_PRESETS,
     POOLINGS,
     POSITIONALS,
@@ -18,6 +19,7 @@ from aiayn.config.train import LR_SCHEDULES, PRECISIONS, TrainConfig
 __all__ = [
     "ACTIVATIONS",
     "ARCHS",
+    "ATTENTION_SCORES",
     "LR_SCHEDULES",
     "MODEL_PRESETS",
     "POOLINGS",

@@ -20,7 +20,11 @@ ARCHS: tuple[str, ...] = (
     "lstm-encoder-decoder",  # the recurrent baseline of aiayn.baselines
 )
 ACTIVATIONS: tuple[str, ...] = ("relu", "gelu", "gelu_tanh")
-POSITIONALS: tuple[str, ...] = ("sinusoidal", "learned")
+POSITIONALS: tuple[str, ...] = ("sinusoidal", "learned", "none")  # "none": no order (ablation)
+# How a query and a key give an attention weight: the paper's softmax(q.k / sqrt(d_k)), or the
+# alternatives it compares with in section 3.2.1 (dot product without the scale, additive) and
+# Luong et al. 2015's bilinear ("general") score.
+ATTENTION_SCORES: tuple[str, ...] = ("scaled-dot", "dot", "additive", "bilinear")
 POOLINGS: tuple[str, ...] = ("cls", "mean", "max")
 RNN_ATTENTIONS: tuple[str, ...] = ("general", "dot", "additive")
 
@@ -48,6 +52,10 @@ class ModelConfig(ConfigBase):
     activation: str = "relu"
     positional: str = "sinusoidal"
     norm_first: bool = False  # False: the paper's post-norm, LayerNorm(x + Sublayer(x))
+    residual: bool = True  # False: no skip connection, LayerNorm(Sublayer(x)) (an ablation)
+    attention_score: str = "scaled-dot"  # one of ATTENTION_SCORES
+    share_layers: bool = False  # True: all N layers of a stack are one layer (ALBERT)
+    causal: bool = True  # False: decoder self-attention sees the future (an ablation)
     layer_norm_eps: float = 1e-5
     scale_embeddings: bool = True  # multiply embeddings by sqrt(d_model) (section 3.4)
     embedding_norm: bool = False  # LayerNorm on the embedding sum (BERT)
@@ -78,6 +86,7 @@ class ModelConfig(ConfigBase):
             in_range(name, getattr(self, name), 0.0, 1.0)
         one_of("activation", self.activation, ACTIVATIONS)
         one_of("positional", self.positional, POSITIONALS)
+        one_of("attention_score", self.attention_score, ATTENTION_SCORES)
         one_of("pooling", self.pooling, POOLINGS)
         one_of("rnn_attention", self.rnn_attention, RNN_ATTENTIONS)
         greater_than("layer_norm_eps", self.layer_norm_eps, 0.0)

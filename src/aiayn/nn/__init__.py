@@ -2,6 +2,8 @@
 
 from aiayn.nn.attention import (
     MultiHeadAttention,
+    attend,
+    attention_scores,
     fast_scaled_dot_product_attention,
     scaled_dot_product_attention,
 )
@@ -13,6 +15,7 @@ from aiayn.nn.kv_cache import DecoderCache, KVCache
 from aiayn.nn.masks import causal_mask, padding_mask
 from aiayn.nn.positional_encoding import (
     LearnedPositionalEmbedding,
+    NoPositionalEncoding,
     SinusoidalPositionalEncoding,
     sinusoidal_positional_encoding,
 )
@@ -29,11 +32,14 @@ __all__ = [
     "LayerSpec",
     "LearnedPositionalEmbedding",
     "MultiHeadAttention",
+    "NoPositionalEncoding",
     "PositionwiseFeedForward",
     "ResidualNorm",
     "SinusoidalPositionalEncoding",
     "TokenEmbedding",
     "TransformerEmbedding",
+    "attend",
+    "attention_scores",
     "causal_mask",
     "fast_scaled_dot_product_attention",
     "padding_mask",

@@ -6,6 +6,11 @@ Notation used in the shape comments:
     D  d_model               Dh  size of one head, d_k = d_v = D / H
 
 Masks follow aiayn.nn.masks: a bool tensor broadcastable to (B, H, T, S), True = may attend.
+
+The score of a query q and a key k is the paper's q.k / sqrt(d_k) ("scaled-dot"), or one of the
+alternatives (`attention_scores`): "dot" (no scale: section 3.2.1 and footnote 4 say why the scale
+is there), "additive" (Bahdanau et al. 2015, v^T tanh(q + k)) and "bilinear" (Luong et al. 2015's
+"general", q W k / sqrt(d_k)). Only the paper's score has a fused kernel.
 """
 
 from __future__ import annotations
@@ -18,6 +23,39 @@ from torch import Tensor, nn
 
 from aiayn.nn.kv_cache import KVCache
 from aiayn.nn.masks import causal_mask
+
+
+def attend(
+    scores: Tensor,
+    v: Tensor,
+    mask: Tensor | None = None,
+    *,
+    causal: bool = False,
+    dropout_p: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """softmax(scores) V, whatever function of the queries and keys gave the scores.
+
+    scores: (..., T, S), v: (..., S, Dv); mask broadcastable to (..., T, S). `causal=True` adds the
+    subsequent-position mask (query i sees keys up to i, aligned to the end of the keys when
+    S > T). Returns (output (..., T, Dv), attention weights (..., T, S)).
+
+    A query whose every key is masked gets all-zero weights (and so a zero output), not NaN; this
+    matches torch.nn.functional.scaled_dot_product_attention.
+    """
+    if causal:
+        c = causal_mask(scores.size(-2), scores.size(-1), device=scores.device)
+        mask = c if mask is None else mask & c
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    if mask is not None:
+        # A row that was all -inf is NaN after softmax; it attends to nothing, so its weights are 0.
+        weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
+    if dropout_p > 0.0:
+        keep = torch.rand(weights.shape, generator=generator, device=weights.device) >= dropout_p
+        weights = weights * keep / (1.0 - dropout_p)
+    return weights @ v, weights  # (..., T, S) @ (..., S, Dv) -> (..., T, Dv)
 
 
 def scaled_dot_product_attention(
@@ -33,27 +71,53 @@ def scaled_dot_product_attention(
     """Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V, written out step by step.
 
     q: (..., T, Dh), k: (..., S, Dh), v: (..., S, Dv); mask broadcastable to (..., T, S).
-    `causal=True` adds the subsequent-position mask (query i sees keys up to i, aligned to the end
-    of the keys when S > T). Returns (output (..., T, Dv), attention weights (..., T, S)).
-
-    A query whose every key is masked gets all-zero weights (and so a zero output), not NaN; this
-    matches torch.nn.functional.scaled_dot_product_attention.
+    Returns (output (..., T, Dv), attention weights (..., T, S)); see `attend`.
     """
     d_k = q.size(-1)
     scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)  # (..., T, Dh) @ (..., Dh, S) -> (..., T, S)
-    if causal:
-        c = causal_mask(q.size(-2), k.size(-2), device=q.device)
-        mask = c if mask is None else mask & c
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    weights = torch.softmax(scores, dim=-1)
-    if mask is not None:
-        # A row that was all -inf is NaN after softmax; it attends to nothing, so its weights are 0.
-        weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
-    if dropout_p > 0.0:
-        keep = torch.rand(weights.shape, generator=generator, device=weights.device) >= dropout_p
-        weights = weights * keep / (1.0 - dropout_p)
-    return weights @ v, weights  # (..., T, S) @ (..., S, Dv) -> (..., T, Dv)
+    return attend(scores, v, mask, causal=causal, dropout_p=dropout_p, generator=generator)
+
+
+SCORES: tuple[str, ...] = ("scaled-dot", "dot", "additive", "bilinear")
+
+
+def attention_scores(
+    q: Tensor,
+    k: Tensor,
+    score: str = "scaled-dot",
+    *,
+    bilinear: Tensor | None = None,
+    additive_v: Tensor | None = None,
+) -> Tensor:
+    """The (..., T, S) scores of queries q (..., H, T, Dh) against keys k (..., H, S, Dh).
+
+        scaled-dot  q.k / sqrt(d_k)
+        dot         q.k
+        bilinear    q W_h k / sqrt(d_k)              bilinear: (H, Dh, Dh), one W_h per head
+        additive    v_h . tanh(q + k)                additive_v: (H, Dh), one v_h per head
+
+    Additive is Bahdanau's v^T tanh(W s + U h) with W and U the heads' own projections W^Q, W^K;
+    it builds a (..., H, T, S, Dh) tensor, so it costs Dh times the memory of the others.
+    """
+    if score == "scaled-dot":
+        return q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., T, Dh) @ (..., Dh, S)
+    if score == "dot":
+        return q @ k.transpose(-2, -1)
+    if score == "bilinear":
+        if bilinear is None:
+            raise ValueError("the bilinear score needs its matrices `bilinear` (H, Dh, Dh)")
+        # (..., H, T, Dh) @ (H, Dh, Dh) -> (..., H, T, Dh), then @ (..., H, Dh, S)
+        return (q @ bilinear) @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    if score == "additive":
+        if additive_v is None:
+            raise ValueError("the additive score needs its vectors `additive_v` (H, Dh)")
+        # (..., H, T, 1, Dh) + (..., H, 1, S, Dh) -> (..., H, T, S, Dh)
+        hidden = torch.tanh(q.unsqueeze(-2) + k.unsqueeze(-3))
+        # (..., H, T, S, Dh) @ (H, 1, Dh, 1) -> (..., H, T, S, 1) -> (..., H, T, S)
+        return (hidden @ additive_v[:, None, :, None]).squeeze(-1)
+    raise ValueError(
+        f"attention score must be one of {', '.join(map(repr, SCORES))}, got {score!r}"
+    )
 
 
 def fast_scaled_dot_product_attention(
@@ -114,10 +178,15 @@ class MultiHeadAttention(nn.Module):
         n_heads: int,
         dropout: float = 0.0,
         bias: bool = True,
+        score: str = "scaled-dot",
     ) -> None:
         super().__init__()
         if d_model % n_heads != 0:
             raise ValueError(f"d_model={d_model} must be divisible by n_heads={n_heads}")
+        if score not in SCORES:
+            raise ValueError(
+                f"attention score must be one of {', '.join(map(repr, SCORES))}, got {score!r}"
+            )
         self.d_model = d_model
         self.n_heads = n_heads
         self.d_k = d_model // n_heads
@@ -126,6 +195,16 @@ class MultiHeadAttention(nn.Module):
         self.w_k = nn.Linear(d_model, d_model, bias=bias)
         self.w_v = nn.Linear(d_model, d_model, bias=bias)
         self.w_o = nn.Linear(d_model, d_model, bias=bias)
+        self.score = score
+        d_k = self.d_k
+        # The bilinear score starts as the scaled dot product (W_h = I) and may learn any W_h;
+        # the additive score's v_h starts at the size that keeps each score's variance below 1.
+        self.bilinear = (
+            nn.Parameter(torch.eye(d_k).repeat(n_heads, 1, 1)) if score == "bilinear" else None
+        )
+        self.additive_v = (
+            nn.Parameter(torch.randn(n_heads, d_k) * d_k**-0.5) if score == "additive" else None
+        )
         # Filled with the last attention weights (B, H, T, S) when forward(need_weights=True).
         self.last_weights: Tensor | None = None
 
@@ -173,11 +252,13 @@ class MultiHeadAttention(nn.Module):
             q = q.view(B // G, G, self.n_heads, T, self.d_k).transpose(1, 2)
             q = q.reshape(B // G, self.n_heads, G * T, self.d_k)
         dropout_p = self.dropout if self.training else 0.0
-        if need_weights:
-            out, weights = scaled_dot_product_attention(
-                q, k, v, mask, causal=causal, dropout_p=dropout_p
-            )
-            self.last_weights = _unfold(weights.detach(), G, T)
+        if need_weights or self.score != "scaled-dot":
+            scores = attention_scores(
+                q, k, self.score, bilinear=self.bilinear, additive_v=self.additive_v
+            )  # (B', H, G*T, S)
+            out, weights = attend(scores, v, mask, causal=causal, dropout_p=dropout_p)
+            if need_weights:
+                self.last_weights = _unfold(weights.detach(), G, T)
         else:
             out = fast_scaled_dot_product_attention(
                 q, k, v, mask, causal=causal, dropout_p=dropout_p

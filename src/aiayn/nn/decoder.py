@@ -19,8 +19,11 @@ from aiayn.nn.sublayers import LayerSpec
 class DecoderLayer(nn.Module):
     """Masked self-attention, [encoder-decoder attention], feed-forward; each with residual+norm."""
 
-    def __init__(self, spec: LayerSpec, *, cross_attention: bool = True) -> None:
+    def __init__(
+        self, spec: LayerSpec, *, cross_attention: bool = True, causal: bool = True
+    ) -> None:
         super().__init__()
+        self.causal = causal  # False: an ablation that lets position i see the positions after it
         self.self_attn = spec.attention()
         self.sublayer_self_attn = spec.residual()
         self.cross_attn = spec.attention() if cross_attention else None
@@ -41,12 +44,17 @@ class DecoderLayer(nn.Module):
     ) -> Tensor:
         """x: (B, T, D); memory: (B, S, D) encoder output; masks True = may attend.
 
-        The causal mask is always applied; `self_mask` adds to it (e.g. left padding).
+        The causal mask is applied (unless the layer was built with `causal=False`); `self_mask`
+        adds to it (e.g. left padding).
         """
         x = self.sublayer_self_attn(
             x,
             lambda y: self.self_attn(
-                y, mask=self_mask, causal=True, cache=self_cache, need_weights=need_weights
+                y,
+                mask=self_mask,
+                causal=self.causal,
+                cache=self_cache,
+                need_weights=need_weights,
             ),
         )
         if self.cross_attn is not None:
@@ -63,16 +71,22 @@ class DecoderLayer(nn.Module):
 
 class Decoder(nn.Module):
     """N decoder layers; with pre-norm, a final LayerNorm. `cross_attention=False` gives the
-    decoder-only language model's stack."""
+    decoder-only language model's stack. `share_layers` makes the N layers one module, applied N
+    times; `causal=False` (from the config) removes the subsequent-position mask."""
 
     def __init__(self, config: ModelConfig, *, cross_attention: bool = True) -> None:
         super().__init__()
         spec = LayerSpec.from_config(config)
         self.cross_attention = cross_attention
-        self.layers = nn.ModuleList(
-            DecoderLayer(spec, cross_attention=cross_attention)
-            for _ in range(config.decoder_layers)
-        )
+
+        def make() -> DecoderLayer:
+            return DecoderLayer(spec, cross_attention=cross_attention, causal=config.causal)
+
+        if config.share_layers:  # one layer applied N times (ALBERT): its weights are tied
+            layer = make()
+            self.layers = nn.ModuleList(layer for _ in range(config.decoder_layers))
+        else:
+            self.layers = nn.ModuleList(make() for _ in range(config.decoder_layers))
         self.norm = spec.final_norm()
 
     def new_cache(self, capacity: int | None = None) -> DecoderCache:

@@ -32,12 +32,16 @@ class EncoderLayer(nn.Module):
 
 class Encoder(nn.Module):
     """N encoder layers; with pre-norm, a final LayerNorm (the stack's output is otherwise
-    un-normalised)."""
+    un-normalised). `share_layers` makes the N layers one module, applied N times."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         spec = LayerSpec.from_config(config)
-        self.layers = nn.ModuleList(EncoderLayer(spec) for _ in range(config.n_layers))
+        if config.share_layers:  # one layer applied N times (ALBERT): its weights are tied
+            layer = EncoderLayer(spec)
+            self.layers = nn.ModuleList(layer for _ in range(config.n_layers))
+        else:
+            self.layers = nn.ModuleList(EncoderLayer(spec) for _ in range(config.n_layers))
         self.norm = spec.final_norm()
 
     def forward(

@@ -5,7 +5,8 @@
 
 Each dimension is a sinusoid whose wavelength grows geometrically from 2*pi to 10000*2*pi, so
 PE(pos + k) is a linear function of PE(pos). The paper found learned position embeddings gave
-nearly identical results (Table 3, row E); both are here.
+nearly identical results (Table 3, row E); both are here, and "none" (no positions at all, an
+ablation: self-attention alone is permutation-equivariant, so such an encoder cannot tell order).
 """
 
 from __future__ import annotations
@@ -55,16 +56,32 @@ class LearnedPositionalEmbedding(nn.Module):
         return self.weight[positions]
 
 
+class NoPositionalEncoding(nn.Module):
+    """Zeros: the model is told nothing about order."""
+
+    def __init__(self, *, max_len: int, d_model: int) -> None:
+        super().__init__()
+        self.max_len = max_len
+        self.d_model = d_model
+
+    def forward(self, positions: Tensor) -> Tensor:
+        """(..., T) integer positions -> (..., T, d_model) zeros."""
+        return torch.zeros(*positions.shape, self.d_model, device=positions.device)
+
+
 def positional_encoding(kind: str, *, max_len: int, d_model: int) -> nn.Module:
     if kind == "sinusoidal":
         return SinusoidalPositionalEncoding(max_len=max_len, d_model=d_model)
     if kind == "learned":
         return LearnedPositionalEmbedding(max_len=max_len, d_model=d_model)
-    raise ValueError(f"positional must be 'sinusoidal' or 'learned', got {kind!r}")
+    if kind == "none":
+        return NoPositionalEncoding(max_len=max_len, d_model=d_model)
+    raise ValueError(f"positional must be 'sinusoidal', 'learned' or 'none', got {kind!r}")
 
 
 __all__ = [
     "LearnedPositionalEmbedding",
+    "NoPositionalEncoding",
     "SinusoidalPositionalEncoding",
     "positional_encoding",
     "sinusoidal_positional_encoding",

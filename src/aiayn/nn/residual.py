@@ -4,6 +4,10 @@ The paper (post-norm):  LayerNorm(x + Dropout(Sublayer(x)))
 Pre-norm (an option):   x + Dropout(Sublayer(LayerNorm(x)))
 Pre-norm trains more stably without warmup; a pre-norm stack needs a final LayerNorm, which the
 encoder and decoder add when `norm_first=True`.
+
+`residual=False` removes the skip connection (an ablation): LayerNorm(Dropout(Sublayer(x))), or
+Dropout(Sublayer(LayerNorm(x))) in pre-norm. Each layer's output is then only what its sub-layers
+compute, and the gradient reaches the bottom of the stack only through every sub-layer's Jacobian.
 """
 
 from __future__ import annotations
@@ -24,14 +28,17 @@ class ResidualNorm(nn.Module):
         norm_first: bool = False,
         eps: float = 1e-5,
         bias: bool = True,
+        residual: bool = True,
     ) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(d_model, eps=eps, bias=bias)
         self.dropout = nn.Dropout(dropout)
         self.norm_first = norm_first
+        self.residual = residual
 
     def forward(self, x: Tensor, sublayer: Callable[[Tensor], Tensor]) -> Tensor:
         """x: (B, T, D) -> (B, T, D)."""
+        skip = x if self.residual else 0.0
         if self.norm_first:
-            return x + self.dropout(sublayer(self.norm(x)))
-        return self.norm(x + self.dropout(sublayer(x)))
+            return skip + self.dropout(sublayer(self.norm(x)))
+        return self.norm(skip + self.dropout(sublayer(x)))

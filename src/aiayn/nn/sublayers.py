@@ -32,6 +32,8 @@ class LayerSpec:
     norm_first: bool = False  # False: the paper's post-norm
     eps: float = 1e-5
     bias: bool = True
+    skip: bool = True  # the residual connection; False removes it (an ablation)
+    attention_score: str = "scaled-dot"  # how a query and a key give a weight
 
     @classmethod
     def from_config(cls, config: ModelConfig) -> LayerSpec:
@@ -47,11 +49,17 @@ class LayerSpec:
             norm_first=c.norm_first,
             eps=c.layer_norm_eps,
             bias=c.bias,
+            skip=c.residual,
+            attention_score=c.attention_score,
         )
 
     def attention(self) -> MultiHeadAttention:
         return MultiHeadAttention(
-            d_model=self.d_model, n_heads=self.n_heads, dropout=self.attn_dropout, bias=self.bias
+            d_model=self.d_model,
+            n_heads=self.n_heads,
+            dropout=self.attn_dropout,
+            bias=self.bias,
+            score=self.attention_score,
         )
 
     def feed_forward(self) -> PositionwiseFeedForward:
@@ -70,6 +78,7 @@ class LayerSpec:
             norm_first=self.norm_first,
             eps=self.eps,
             bias=self.bias,
+            residual=self.skip,
         )
 
     def final_norm(self) -> nn.LayerNorm | None:
