@@ -213,12 +213,14 @@ print(f"beam search changed {changed} of {len(sources)} translations")
 
 # %%
 sentence = "Ein Mann fährt mit dem Fahrrad die Straße entlang."
-weights, src_tokens, tgt_tokens, translation = task.attention_map(model, sentence, layer=-1)
+translation, maps = task.attention(model, sentence)
+cross = maps["cross"]  # weights (layers, heads, output, source)
+weights = cross.weights[-1]  # the last layer: (heads, output, source)
 print(f"{sentence}\n-> {translation}\nweights: (heads, output, source) = {tuple(weights.shape)}")
 png = attention_heatmap(
     weights,
-    src_tokens=src_tokens,
-    tgt_tokens=tgt_tokens,
+    src_tokens=cross.key_tokens,
+    tgt_tokens=cross.query_tokens,
     out=Path("runs/multi30k-attention.png"),
     average_heads=True,
     title="encoder-decoder attention, last layer",

@@ -5,6 +5,7 @@ averages. On the small runs trained once for the session (tests/conftest.py)."""
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 
 import pytest
@@ -192,9 +193,11 @@ def test_summaries_use_the_run_s_search_options_and_number_the_lines(text_runs):
     assert len(long) == 1
 
 
-def test_an_over_long_line_is_named_by_its_number_in_the_input(reverse):
-    with pytest.raises(AiaynError, match="line 7 has 200 tokens"):
-        translate_lines(reverse, [" ".join(["1"] * 200)], SearchOptions(), first_line=7)
+def test_an_over_long_line_is_cut_with_a_warning(reverse, caplog):
+    with caplog.at_level(logging.WARNING, logger="aiayn.tasks.capabilities"):
+        out = translate_lines(reverse, [" ".join(["1"] * 200)], SearchOptions(), first_line=7)
+    assert len(out) == 1
+    assert "a source line of 200 tokens" in caplog.text
 
 
 def test_a_document_is_a_json_record_s_field_or_the_plain_line():

@@ -87,8 +87,8 @@ def test_a_line_longer_than_the_model_is_cut_to_it_with_a_warning(reversing_deco
     assert out == ["ba", "cba", "cba", "cba"]  # the other lines go on
     assert [r.getMessage() for r in caplog.records] == [
         f"a source line of {n} tokens ({text!r}) is longer than the model's maximum 3: only "
-        "its first 3 tokens are translated"
-        for n, text in ((6, "abcdef"), (7, "abcdefg"))
+        f"its first 3 tokens are translated (input line {line})"
+        for n, text, line in ((6, "abcdef", 3), (7, "abcdefg", 4))
     ]
 
 

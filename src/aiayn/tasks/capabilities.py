@@ -39,15 +39,14 @@ def fit_source(
     if len(ids) <= max_len:
         return ids
     quoted = text[:30] + ("..." if len(text) > 30 else "")
-    where = f"line {line}" if line is not None else "a source line"
     log.warning(
-        "%s has %d tokens (%r), more than the model's maximum %d: only its "
-        "first %d tokens are translated",
-        where,
+        "a source line of %d tokens (%r) is longer than the model's maximum %d: only its "
+        "first %d tokens are translated%s",
         len(ids),
         quoted,
         max_len,
         max_len,
+        "" if line is None else f" (input line {line})",
     )
     return [*ids[: max_len - 1], eos_id] if ids[-1] == eos_id else ids[:max_len]
 
