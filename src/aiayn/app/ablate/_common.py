@@ -196,6 +196,33 @@ def teacher_forced_accuracy(model: nn.Module, batch: Batch) -> dict[str, float]:
     }
 
 
+def train_reversal(
+    model: nn.Module,
+    *,
+    seed: int,
+    B: int,
+    lengths: tuple[int, int],
+    steps: int,
+    device: torch.device | None,
+) -> History:
+    """Train `model` on fresh reversal batches drawn from the generator seeded 1000 + seed."""
+    g = torch.Generator().manual_seed(1000 + seed)
+    return train(
+        model,
+        lambda _, g=g: seq2seq_batch("reverse", g, B=B, lengths=lengths),
+        steps=steps,
+        device=device,
+    )
+
+
+def reversal_test_scores(
+    model: nn.Module, *, lengths: tuple[int, int], device: torch.device | None
+) -> dict[str, float]:
+    """`teacher_forced_accuracy` on the fixed held-out reversal batch (512 sequences, seed 99)."""
+    test = seq2seq_batch("reverse", torch.Generator().manual_seed(99), B=512, lengths=lengths)
+    return teacher_forced_accuracy(model, {k: v.to(device) for k, v in test.items()})
+
+
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
     """Mean and (sample) standard deviation; 0 spread for a single value."""
     t = torch.tensor([float(v) for v in values], dtype=torch.float64)

@@ -23,6 +23,7 @@ from aiayn.app.ablate._common import (
     Settings,
     fmt,
     mean_std,
+    reversal_test_scores,
     seq2seq_batch,
     teacher_forced_accuracy,
     toy_config,
@@ -78,10 +79,7 @@ def run_no_positions(settings: Settings, out: Path) -> Report:
         accs, seqs, gaps, changes = [], [], [], []
         for seed in range(s.seeds):
             model = _train_seq2seq(s, "reverse", seed, lengths, steps, positional=positional)
-            test = seq2seq_batch(
-                "reverse", torch.Generator().manual_seed(99), B=512, lengths=lengths
-            )
-            m = teacher_forced_accuracy(model, {k: v.to(s.device) for k, v in test.items()})
+            m = reversal_test_scores(model, lengths=lengths, device=s.device)
             e = equivariance(model, lengths[1], s.device)
             accs.append(m["token_accuracy"])
             seqs.append(m["sequence_accuracy"])

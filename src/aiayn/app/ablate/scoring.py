@@ -24,11 +24,10 @@ from aiayn.app.ablate._common import (
     Settings,
     fmt,
     mean_std,
-    seq2seq_batch,
+    reversal_test_scores,
     smooth,
-    teacher_forced_accuracy,
     toy_config,
-    train,
+    train_reversal,
 )
 from aiayn.app.ablate._figures import Line, Panel, save_panels
 from aiayn.models import build_model, count_parameters
@@ -90,17 +89,8 @@ def run(settings: Settings, out: Path) -> Report:
             else:
                 model = build_model(toy_config("encoder-decoder", attention_score=score))
             n_params = count_parameters(model)
-            g = torch.Generator().manual_seed(1000 + seed)
-            h = train(
-                model,
-                lambda _, g=g: seq2seq_batch("reverse", g, B=B, lengths=lengths),
-                steps=steps,
-                device=s.device,
-            )
-            test = seq2seq_batch(
-                "reverse", torch.Generator().manual_seed(99), B=512, lengths=lengths
-            )
-            m = teacher_forced_accuracy(model, {k: v.to(s.device) for k, v in test.items()})
+            h = train_reversal(model, seed=seed, B=B, lengths=lengths, steps=steps, device=s.device)
+            m = reversal_test_scores(model, lengths=lengths, device=s.device)
             accs.append(m["token_accuracy"])
             losses.append(m["loss"])
             times.append(1000 * h.seconds / max(len(h.losses), 1))

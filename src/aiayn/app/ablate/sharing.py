@@ -24,10 +24,10 @@ from aiayn.app.ablate._common import (
     Settings,
     fmt,
     mean_std,
+    reversal_test_scores,
     seq2seq_batch,
-    teacher_forced_accuracy,
     toy_config,
-    train,
+    train_reversal,
 )
 from aiayn.app.ablate._figures import Line, Panel, save_panels
 from aiayn.evaluation.similarity import (
@@ -103,17 +103,8 @@ def run(settings: Settings, out: Path) -> Report:
             n_params = count_parameters(model)
             if seed == 0 and N > 1 and changes["n_layers"] == N:
                 at_init[name] = similarities(model, probe_src)
-            g = torch.Generator().manual_seed(1000 + seed)
-            train(
-                model,
-                lambda _, g=g: seq2seq_batch("reverse", g, B=B, lengths=lengths),
-                steps=steps,
-                device=s.device,
-            )
-            test = seq2seq_batch(
-                "reverse", torch.Generator().manual_seed(99), B=512, lengths=lengths
-            )
-            m = teacher_forced_accuracy(model, {k: v.to(s.device) for k, v in test.items()})
+            train_reversal(model, seed=seed, B=B, lengths=lengths, steps=steps, device=s.device)
+            m = reversal_test_scores(model, lengths=lengths, device=s.device)
             accs.append(m["token_accuracy"])
             seqs.append(m["sequence_accuracy"])
             if seed == 0 and changes["n_layers"] == N:
