@@ -13,10 +13,12 @@ Data are found as the library finds them (set AIAYN_DATA_DIR to use a local copy
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -28,26 +30,42 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build import HERE, build, resolve  # noqa: E402
 
 
+@contextlib.contextmanager
+def _environment(**values: str | None) -> Iterator[None]:
+    """Set (a str) or unset (None) environment variables for the kernels started inside."""
+    before = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def execute(nb: nbformat.NotebookNode, *, timeout: int, quick: bool) -> float:
     """Run `nb` in place in a temporary directory; returns the wall time in seconds."""
-    env_before = os.environ.get("AIAYN_NOTEBOOK_QUICK")
-    if quick:
-        os.environ["AIAYN_NOTEBOOK_QUICK"] = "1"
-    else:
-        os.environ.pop("AIAYN_NOTEBOOK_QUICK", None)
-    try:
-        with tempfile.TemporaryDirectory(prefix="aiayn-notebook-") as cwd:
-            client = NotebookClient(
-                nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": cwd}}
-            )
-            started = time.perf_counter()
-            client.execute()
-            return time.perf_counter() - started
-    finally:
-        if env_before is None:
-            os.environ.pop("AIAYN_NOTEBOOK_QUICK", None)
-        else:
-            os.environ["AIAYN_NOTEBOOK_QUICK"] = env_before
+    data_dir = os.environ.get("AIAYN_DATA_DIR")
+    # The kernel runs in a temporary directory: a relative data folder is made absolute first.
+    with (
+        _environment(
+            AIAYN_NOTEBOOK_QUICK="1" if quick else None,
+            AIAYN_DATA_DIR=str(Path(data_dir).resolve()) if data_dir else None,
+        ),
+        tempfile.TemporaryDirectory(prefix="aiayn-notebook-") as cwd,
+    ):
+        client = NotebookClient(
+            nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": cwd}}
+        )
+        started = time.perf_counter()
+        client.execute()
+        return time.perf_counter() - started
 
 
 def cell_seconds(nb: nbformat.NotebookNode) -> list[tuple[int, float, str]]:

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from aiayn.app import attention as attention_app
-from aiayn.app.attention import attention_of, attention_views, draw_attention, resolve_kind
+from aiayn.app.attention import (
+    attention_of,
+    attention_views,
+    draw_attention,
+    resolve_kind,
+    written_view,
+)
 from aiayn.app.use import open_run
 from aiayn.errors import AiaynError
 
@@ -99,3 +105,11 @@ def test_views_for_a_page_hold_every_kind(reverse):
         "decoder masked self-attention",
     ]
     assert views[0].weights == amap.weights.tolist()
+
+
+def test_what_a_language_model_wrote_is_drawn_and_only_for_a_language_model(reverse, reverse_lm):
+    ids = reverse_lm.task.encode_prompt("1 2 3")
+    view = written_view(reverse_lm, ids, title="1 2 3")
+    assert view.title.endswith(": 1 2 3") and view.query_tokens == ["1", "2", "3"]
+    with pytest.raises(AiaynError, match="not a language model"):
+        written_view(reverse, ids, title="x")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from aiayn.app.attention import attention_views
 from aiayn.app.serve import RunBackend, kind_of
 from aiayn.app.use import generate_text, open_run
 from aiayn.decoding import SamplingOptions
@@ -36,6 +37,22 @@ def test_a_generation_streams_and_each_request_samples_afresh(toy_runs):
     pieces = list(backend.generate("1 2", max_new_tokens=4, temperature=0.0, top_k=None))
     greedy = SamplingOptions(max_new_tokens=4, temperature=0.0)
     assert "1 2" + "".join(pieces) == generate_text(run, "1 2", greedy)
+
+
+def test_a_generation_ends_with_the_attention_over_what_was_written(toy_runs):
+    run = open_run(toy_runs / "reverse-lm", device="cpu")
+    backend = RunBackend(run)
+    assert backend.generation_attention() is None  # nothing generated yet
+    text = "1 2" + "".join(backend.generate("1 2", max_new_tokens=4, temperature=0.0, top_k=None))
+    view = backend.generation_attention()
+    # the prompt's two tokens and the four written, each as the model's own attention of them
+    assert view.query_tokens == view.key_tokens == text.split()
+    _, (same,) = attention_views(run, text)
+    assert view.weights == same.weights
+    # past the model's context: the window the model saw when it wrote the last token
+    max_len = run.model_config.max_len
+    list(backend.generate("1", max_new_tokens=max_len + 2, temperature=0.0, top_k=None))
+    assert len(backend.generation_attention().query_tokens) == max_len
 
 
 def test_a_summary_uses_the_run_s_length_bounds(text_runs):

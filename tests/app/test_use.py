@@ -183,6 +183,16 @@ def test_streaming_past_the_context_slides_the_window(reverse_lm):
     assert "1" + "".join(pieces) == generate_text(reverse_lm, "1", greedy)
 
 
+def test_a_stream_records_the_prompt_s_ids_then_each_sampled_one(reverse_lm):
+    task = reverse_lm.task
+    greedy = SamplingOptions(max_new_tokens=5, temperature=0.0)
+    record = [99]  # whatever it held before is replaced
+    pieces = list(stream_text(reverse_lm, "3 1", greedy, record=record))
+    assert record[:2] == task.encode_prompt("3 1")
+    assert len(record) == 2 + len(pieces)
+    assert task.decode_output(record) == generate_text(reverse_lm, "3 1", greedy)
+
+
 def test_summaries_use_the_run_s_search_options_and_number_the_lines(text_runs):
     run = open_run(text_runs / "summarization", device="cpu")
     docs = ["the dog runs . der hund läuft", ""]

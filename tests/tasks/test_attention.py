@@ -56,6 +56,20 @@ def test_a_language_model_attends_over_its_text_causally(toy_runs):
     assert torch.all(m.weights[..., torch.ones(4, 4, dtype=torch.bool).triu(1)] == 0)
 
 
+def test_a_language_model_s_ids_are_drawn_over_the_window_it_saw(toy_runs):
+    run = load_run(toy_runs / "reverse-lm", device=CPU)
+    task, max_len = run.task, run.model_config.max_len
+    ids = task.encode_prompt("5 6 7 8")
+    _, maps = task.attention(run.model, "5 6 7 8")
+    assert torch.equal(task.attention_of_ids(run.model, ids).weights, maps["decoder"].weights)
+    longer = task.encode_prompt(" ".join(str(i % 10) for i in range(max_len + 5)))
+    window = task.attention_of_ids(run.model, longer)
+    assert window.weights.shape[-1] == max_len
+    assert window.key_tokens == [task.token_piece(i) for i in longer[-max_len:]]
+    with pytest.raises(AiaynError, match="the text is empty"):
+        task.attention_of_ids(run.model, [])
+
+
 def test_bpe_pieces_label_the_axes(text_runs):
     run = load_run(text_runs / "translation", device=CPU)
     _, maps = run.task.attention(run.model, "der hund läuft")

@@ -22,14 +22,18 @@ class Complete:
     def classify(self, text: str) -> Answer:
         return Answer(text="pos", labels=["neg", "pos"], probabilities=[0.25, 0.75])
 
+    def generation_attention(self) -> AttentionView | None:
+        return None
+
 
 class NoKind:
     def translate(self, text: str, *, beam: int, alpha: float) -> Answer: ...
     def generate(self, prompt: str, **options: object) -> Iterator[str]: ...
     def classify(self, text: str) -> Answer: ...
+    def generation_attention(self) -> AttentionView | None: ...
 
 
-def test_a_class_with_kind_and_the_three_methods_is_a_backend() -> None:
+def test_a_class_with_kind_and_the_four_methods_is_a_backend() -> None:
     assert isinstance(Complete(), ServeBackend)
     assert not isinstance(NoKind(), ServeBackend)
 

@@ -43,6 +43,9 @@ class Unused:
     def classify(self, text: str) -> Answer:
         raise NotImplementedError
 
+    def generation_attention(self) -> AttentionView | None:
+        return None
+
 
 class Translator(Unused):
     """Reverses and upper-cases the words; the first call can be held until the test releases it."""
@@ -87,6 +90,7 @@ class Generator(Unused):
         self.options: dict[str, Any] = {}
         self.hold, self.endless, self.fail = hold, endless, fail
         self.pieces = 0
+        self.written: list[str] = []
 
     def generate(self, prompt: str, **options: Any) -> Iterator[str]:
         self.options = options
@@ -100,8 +104,18 @@ class Generator(Unused):
             for piece in rest:
                 self.pieces += 1
                 yield piece
+            self.written = ["Once", "upon", "a", "time"]
         finally:
             self.closed.set()
+
+    def generation_attention(self) -> AttentionView | None:
+        """Each word looks at itself: drawn when the stream has ended."""
+        words, self.written = self.written, []
+        if not words:
+            return None
+        n = len(words)
+        eye = [[1.0 if q == k else 0.0 for k in range(n)] for q in range(n)]
+        return AttentionView(title="self", query_tokens=words, key_tokens=words, weights=[[eye]])
 
 
 class Classifier(Unused):
@@ -203,9 +217,10 @@ def test_generate_streams_lines_of_pieces_then_done() -> None:
         "/api/generate", json={"prompt": "Tell", "max_new_tokens": 7, "temperature": 0.5}
     )
     assert response.headers["content-type"].startswith("application/x-ndjson")
-    assert lines(response) == [{"piece": p} for p in ["Once", " upon", " a", " time"]] + [
-        {"done": True}
-    ]
+    received = lines(response)
+    assert received[:-1] == [{"piece": p} for p in ["Once", " upon", " a", " time"]]
+    assert received[-1]["done"] is True  # and the attention behind what was written
+    assert received[-1]["attention"]["query_tokens"] == ["Once", "upon", "a", "time"]
     assert backend.options == {"max_new_tokens": 7, "temperature": 0.5, "top_k": None}
 
 
@@ -282,7 +297,8 @@ def test_pieces_arrive_before_the_generation_ends(serve_app: Any) -> None:
         received = r.iter_lines()
         assert json.loads(next(received)) == {"piece": "Once"}  # while the model is held
         backend.release.set()
-        assert [json.loads(line) for line in received if line][-1] == {"done": True}
+        last = [json.loads(line) for line in received if line][-1]
+        assert last["done"] is True
 
 
 def test_a_client_that_leaves_mid_stream_frees_the_model(serve_app: Any) -> None:
@@ -295,7 +311,7 @@ def test_a_client_that_leaves_mid_stream_frees_the_model(serve_app: Any) -> None
     assert backend.pieces < 100_000
     backend.endless = False
     after = httpx.post(f"{url}/api/generate", json={"prompt": "b"}, timeout=WAIT)
-    assert lines(after)[-1] == {"done": True}
+    assert lines(after)[-1]["done"] is True
 
 
 # ---- the page, in a real browser -----------------------------------------------------------
@@ -369,6 +385,9 @@ def test_a_prompt_streams_its_pieces_as_they_come(browser_page: Any, serve_app: 
     assert page.inner_text("#output") == "Tell me a story:Once upon a time"
     assert page.inner_text("#status").startswith("done: 4 pieces")
     assert backend.options == {"max_new_tokens": 64, "temperature": 0.8, "top_k": 5}
+    # the attention of what was written is drawn beside it once the stream has ended
+    assert page.is_visible("#attention-section")
+    assert page.locator("#attention .heatmap rect.cell").count() == 16
     assert browser_page.console_errors == []
 
 
@@ -414,7 +433,7 @@ def test_the_page_of_a_trained_translation_run(
 
 
 def test_the_page_of_a_trained_language_model_streams_its_tokens(
-    browser_page: Any, serve_app: Any, toy_runs: Any
+    browser_page: Any, serve_app: Any, toy_runs: Any, save_screenshot: Any
 ) -> None:
     from aiayn.app.serve import RunBackend
     from aiayn.app.use import open_run
@@ -427,4 +446,13 @@ def test_the_page_of_a_trained_language_model_streams_its_tokens(
     assert page.locator("#output .piece").count() == 6  # a piece a token, streamed
     assert page.inner_text("#status").startswith("done: 6 pieces")
     assert page.inner_text("#output").startswith("1 2 3")
+    # beside it, the masked self-attention over the prompt's 3 tokens and the 6 written
+    assert page.locator("#attention .heatmap rect.cell").count() == 9 * 9
+    cells = page.eval_on_selector_all(
+        ".heatmap rect.cell", "cs => cs.map(c => [+c.dataset.q, +c.dataset.k, +c.dataset.w])"
+    )
+    after = [w for q, k, w in cells if k > q]  # a key after its query
+    assert len(after) == 36 and all(w == 0 for w in after)  # the causal mask, as drawn
+    assert all(w > 0 for q, k, w in cells if k == 0)  # every token may look at the first
     assert browser_page.console_errors == []
+    save_screenshot(page, "run-serve-generation.png")

@@ -16,6 +16,7 @@ from aiayn.decoding import SearchOptions
 from aiayn.errors import AiaynError
 from aiayn.evaluation.attention_viz import KINDS, TITLES, AttentionMap, attention_grid
 from aiayn.tasks import DrawsAttention
+from aiayn.tasks.attention import LanguageModelAttention
 from aiayn.web import AttentionView
 
 GREEDY = SearchOptions()
@@ -134,4 +135,26 @@ def attention_views(
     return answer, views
 
 
-__all__ = ["attention_of", "attention_task", "attention_views", "draw_attention", "resolve_kind"]
+def written_view(run: Run, ids: list[int], *, title: str) -> AttentionView:
+    """The page's view of a language model's masked self-attention over token `ids` (what it
+    was given and what it wrote), over the last max_len of them when there are more."""
+    task = attention_task(run)
+    if not isinstance(task, LanguageModelAttention):
+        raise AiaynError(f"{run.directory} is a {task.name!r} run, not a language model")
+    amap = task.attention_of_ids(run.model, ids)
+    return AttentionView(
+        title=f"{TITLES['decoder']}: {title}"[:120],
+        query_tokens=amap.query_tokens,
+        key_tokens=amap.key_tokens,
+        weights=amap.weights.tolist(),
+    )
+
+
+__all__ = [
+    "attention_of",
+    "attention_task",
+    "attention_views",
+    "draw_attention",
+    "resolve_kind",
+    "written_view",
+]

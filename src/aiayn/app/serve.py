@@ -2,9 +2,10 @@
 
 The backend's kind follows the run's task: translation (beam size and length penalty from the
 page), summarization (the run's own length bounds and repeat blocking, beam and alpha from the
-page), generation (streamed token by token) or classification (every label's probability). A
-translation, summary or classification comes with the attention behind it: encoder-decoder
-attention of the output over the input, or a classifier's self-attention over the sentence.
+page), generation (streamed token by token) or classification (every label's probability).
+Each answer comes with the attention behind it: encoder-decoder attention of the output over
+the input, a language model's masked self-attention over the prompt and what it wrote (sent
+when the stream ends), or a classifier's self-attention over the sentence.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 
 import torch
 
-from aiayn.app.attention import attention_views
+from aiayn.app.attention import attention_views, written_view
 from aiayn.app.runs import Run
 from aiayn.app.use import stream_text
 from aiayn.decoding import SamplingOptions, SearchOptions
@@ -55,6 +56,8 @@ class RunBackend:
         self.run = run
         self.kind = kind_of(run)
         self._seeds = itertools.count(seed)  # each generation request samples afresh
+        self._written: list[int] = []  # the last generation's token ids, prompt first
+        self._prompt = ""
 
     def _search(self, beam: int, alpha: float) -> SearchOptions:
         task = self.run.task
@@ -80,7 +83,16 @@ class RunBackend:
         options = SamplingOptions(
             max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k
         )
-        return stream_text(self.run, prompt, options, seed=next(self._seeds))
+        self._written = []
+        self._prompt = prompt
+        return stream_text(self.run, prompt, options, seed=next(self._seeds), record=self._written)
+
+    def generation_attention(self) -> AttentionView | None:
+        if self.kind != "generation" or not self._written:
+            return None
+        with torch.no_grad():
+            view = written_view(self.run, self._written, title=self._prompt[:60])
+        return _small(view)
 
     def classify(self, text: str) -> Answer:
         if self.kind != "classification":

@@ -103,19 +103,28 @@ def generate_text(
 
 
 def stream_text(
-    run: Run, prompt: str, options: SamplingOptions, *, seed: int = 0, allow_unk: bool = False
+    run: Run,
+    prompt: str,
+    options: SamplingOptions,
+    *,
+    seed: int = 0,
+    allow_unk: bool = False,
+    record: list[int] | None = None,
 ) -> Iterator[str]:
     """What the model writes after `prompt`, yielded piece by piece as each token is sampled.
 
     The same tokens as `generate_text` with the same seed (one KV-cached step a token; past the
     model's max_len the window slides and is recomputed, as aiayn.decoding.generate does). A
     piece is the text a token adds; a token that only completes a later character adds "".
+    `record`, when given, is filled with the token ids as they are made: the prompt's first,
+    then each sampled token (to draw the attention of the text afterwards).
     """
     task, kept, ids, o = _prompt(run, prompt, options, allow_unk)
     model, max_len = run.model, run.model_config.max_len
     device = device_of(model)
     generator = torch.Generator(device=device).manual_seed(seed)
-    tokens = list(ids)
+    tokens = [] if record is None else record
+    tokens[:] = ids
     cache = model.new_cache(capacity=min(len(ids) + o.max_new_tokens, max_len))
     pending = torch.tensor([ids], device=device)  # (1, T): what the cache has not seen
     suppress = torch.tensor(o.suppress_ids, dtype=torch.long, device=device)

@@ -86,10 +86,18 @@ class LanguageModelAttention(DrawsAttention):
     ) -> tuple[str, dict[str, AttentionMap]]:
         ids = self.encode_prompt(text)  # type: ignore[attr-defined]
         _check_length(ids, model, "text")
+        return "", {"decoder": self.attention_of_ids(model, ids)}
+
+    def attention_of_ids(self, model: nn.Module, ids: list[int]) -> AttentionMap:
+        """The masked self-attention (L, H, T, T) over token `ids`, or over their last max_len
+        when there are more: the window the model saw when it wrote the last of them."""
+        if not ids:
+            raise AiaynError("the text is empty: give some text")
+        ids = ids[-model.config.max_len :]
         tokens = torch.tensor([ids], device=device_of(model))  # (1, T)
         pieces = [self.token_piece(i) for i in ids]
         weights = model_attention(model, tokens)["decoder"]  # (L, H, T, T)
-        return "", {"decoder": AttentionMap(weights, pieces, pieces)}
+        return AttentionMap(weights, pieces, pieces)
 
 
 class ClassifierAttention(DrawsAttention):

@@ -94,3 +94,9 @@ class ServeBackend(Protocol):
     def classify(self, text: str) -> Answer:
         """Classify `text`: an Answer with every label and its probability."""
         ...
+
+    def generation_attention(self) -> AttentionView | None:
+        """The attention behind the generation that just ended (for a language model, its
+        masked self-attention over the prompt and what it wrote), or None. Called once the
+        pieces are all out, under the same lock as `generate`."""
+        ...

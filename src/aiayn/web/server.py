@@ -5,7 +5,7 @@ POST /api/translate {"text", "beam", "alpha"}            -> Answer as JSON (a su
 POST /api/classify  {"text"}                            -> Answer as JSON
 POST /api/generate  {"prompt", "max_new_tokens", "temperature", "top_k"}
                     -> newline-delimited JSON, streamed: {"piece": str} per piece as it is made,
-                       then {"done": true} or {"error": str}
+                       then {"done": true, "attention": view or null} or {"error": str}
 
 Errors are JSON {"error": message} with a 4xx status (400 bad value, 404 an endpoint this kind
 of model has not, 413 input over the length cap) or 500 when the model itself failed. Model
@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aiayn.errors import AiaynError
+from aiayn.web.attention import AttentionView
 from aiayn.web.backend import KINDS, Answer, ServeBackend
 from aiayn.web.page import render_page
 
@@ -115,8 +116,8 @@ def create_app(
 
     if not isinstance(backend, ServeBackend):
         raise ValueError(
-            f"backend must implement ServeBackend (kind, translate, generate, classify), "
-            f"got {type(backend).__name__}"
+            "backend must implement ServeBackend (kind, translate, generate, classify, "
+            f"generation_attention), got {type(backend).__name__}"
         )
     if backend.kind not in KINDS:
         raise ValueError(f"backend.kind must be one of {KINDS}, got {backend.kind!r}")
@@ -240,7 +241,10 @@ async def _stream(
                     close = getattr(pieces, "close", None)
                     if close is not None:
                         close()
-            put({"done": True})
+                view = backend.generation_attention()
+            if view is not None and not isinstance(view, AttentionView):
+                raise TypeError(f"generation_attention gave a {type(view).__name__}")
+            put({"done": True, "attention": None if view is None else view.to_json()})
         except (ValueError, AiaynError) as e:
             put({"error": str(e)})
         except Exception as e:

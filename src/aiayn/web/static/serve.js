@@ -83,6 +83,11 @@ Aiayn.live = function (data) {
     catch (e) { return `the server answered ${response.status} ${response.statusText}`; }
   };
 
+  const showAttention = (view) => {
+    $("attention-section").hidden = !view;
+    explorer.setViews(view ? [view] : []);
+  };
+
   const showAnswer = (answer) => {
     output.replaceChildren();
     if (data.kind === "classification") {
@@ -100,13 +105,14 @@ Aiayn.live = function (data) {
     } else {
       output.textContent = answer.text;
     }
-    $("attention-section").hidden = !answer.attention;
-    explorer.setViews(answer.attention ? [answer.attention] : []);
+    showAttention(answer.attention);
   };
 
-  // Generation: newline-delimited JSON read as it arrives; each piece is appended as a span.
+  // Generation: newline-delimited JSON read as it arrives; each piece is appended as a span,
+  // and the last line brings the attention over the prompt and what was written.
   const stream = async (response) => {
     output.replaceChildren(Aiayn.el("span", {className: "prompt"}, input.value));
+    showAttention(null);
     const reader = response.body.getReader();
     const decoder = new TextDecoder();
     let buffer = "";
@@ -127,6 +133,8 @@ Aiayn.live = function (data) {
           status.textContent = `${ui.busy} ${pieces} pieces`;
         } else if ("error" in item) {
           showError(item.error);
+        } else if (item.done) {
+          showAttention(item.attention);
         }
       }
     }
