@@ -9,7 +9,7 @@ never writes into them (it copies a run first when it must change it).
 The suite needs no network: every connection to an address that is not loopback, and every
 name lookup of a host that is not local, fails as it would offline (an OSError), and is
 recorded (`network_attempts`). Loopback stays open for the local HTTP-server and browser tests.
-Processes a test starts are not covered.
+Processes a test starts are not covered by the guard.
 """
 
 from __future__ import annotations
@@ -22,7 +22,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import torch
+
+# The processes a test starts (the CLI, torchrun's workers, notebook kernels) get one thread too,
+# unless the caller chose: with the suite spread over the cores (pytest -n), more would only
+# contend for them.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+# Under CI (CI set, as CI services do) Hypothesis draws the same examples on every run, so a
+# submission passes or fails on its code, not on the draw; elsewhere each run draws afresh and
+# keeps searching (what it finds is saved in .hypothesis/ and tried first next time).
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(os.environ.get("AIAYN_DATA_DIR") or REPO.parent / "shared" / "data")

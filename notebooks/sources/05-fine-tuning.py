@@ -25,7 +25,10 @@
 # Hugging Face's Trainer needs.
 import subprocess
 import sys
+import warnings
 
+# tqdm (through accelerate and the library) notes that ipywidgets are missing; no bar is shown
+warnings.filterwarnings("ignore", message="IProgress not found")
 try:
     import aiayn
 except ImportError:
@@ -48,12 +51,9 @@ except ImportError:
 
 # %%
 import os
-import warnings
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # everything comes from the packaged folder
 
-# tqdm (through the library) notes that ipywidgets are missing; the bars are off anyway
-warnings.filterwarnings("ignore", message="IProgress not found")
 QUICK = os.environ.get("AIAYN_NOTEBOOK_QUICK") == "1"
 N_TRAIN = 64 if QUICK else 2000  # the first N training sentences (of 67,349)
 N_DEV = 64 if QUICK else 0  # dev sentences scored (0: all 872)

@@ -43,8 +43,9 @@ import warnings
 # tqdm (through the library) notes that ipywidgets are missing; the bars are off anyway
 warnings.filterwarnings("ignore", message="IProgress not found")
 QUICK = os.environ.get("AIAYN_NOTEBOOK_QUICK") == "1"
-RUN_STEPS = 60 if QUICK else 400  # the killed-and-resumed run
-CHECKPOINT_EVERY = 20 if QUICK else 100
+RUN_STEPS = 24 if QUICK else 400  # the killed-and-resumed run
+CHECKPOINT_EVERY = 8 if QUICK else 100
+LOG_EVERY = 2 if QUICK else 10  # the losses compared between the runs
 TIMED_STEPS = 3 if QUICK else 20  # steps timed for each precision
 DEVICE = "auto"  # cuda > mps > cpu
 print(f"quick={QUICK}: resume test over {RUN_STEPS} steps, {TIMED_STEPS} timed steps")
@@ -160,7 +161,7 @@ def command(out: Path, *extra: str) -> list[str]:
     sets = [
         f"max_steps={RUN_STEPS}",
         f"checkpoint_every={CHECKPOINT_EVERY}",
-        "log_every=10",
+        f"log_every={LOG_EVERY}",
         f"eval_every={CHECKPOINT_EVERY}",
         "n_train=4096",
         "n_val=256",

@@ -247,7 +247,9 @@ def _file_text(rows: list[dict[str, object]], kind: str) -> str:
     if kind == ".jsonl":
         return "".join(json.dumps(r) + "\n" for r in rows)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # csv's own line ends (\r\n): then a value holding \r or \n is quoted. (With "\n" a bare
+    # \r would go out unquoted, and any CSV reader takes it for the end of a row.)
+    writer = csv.writer(out)
     if kind == ".csv":
         writer.writerow(FIELDS)
         writer.writerows([[_cell(r[f]) for f in FIELDS] for r in rows])

@@ -14,6 +14,7 @@ Local copies (1 and 2) are trusted as they are.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -21,9 +22,6 @@ import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-
-import pooch
-import requests
 
 from aiayn.data.remote_files import REMOTE_FILES, RemoteFile
 from aiayn.errors import DataNotFoundError
@@ -46,7 +44,8 @@ def cache_dir() -> Path:
 
 def sha256_of(path: str | Path) -> str:
     """Hex SHA-256 of a file's bytes."""
-    return pooch.file_hash(str(path), alg="sha256")
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def find_local(
@@ -161,6 +160,11 @@ def _retrieve(
 ) -> list[str]:
     """pooch.retrieve into `folder/fname`, checked against `sha256` (None: not checked); with
     `unzip_to`, the archive is unpacked there and the unpacked files are returned."""
+    # Imported here: pooch (and requests, and tqdm's notebook bar with it) cost every `aiayn`
+    # command its start-up time, and only a download needs them.
+    import pooch
+    import requests
+
     processor = pooch.Unzip(extract_dir=str(unzip_to)) if unzip_to is not None else None
     downloader = pooch.HTTPDownloader(progressbar=False, timeout=DOWNLOAD_TIMEOUT_S)
     known_hash = None if sha256 is None else f"sha256:{sha256}"

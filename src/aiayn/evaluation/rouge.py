@@ -32,8 +32,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rouge_score import rouge_scorer
-
 MULTI_REF_MODES: tuple[str, ...] = ("mean", "max")
 _TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 
@@ -108,6 +106,10 @@ def rouge_scores(
         )
     if not hypotheses:
         raise ValueError("hypotheses and references are empty: need at least one example")
+    # Imported here, not at the top: rouge-score pulls in NLTK (and SciPy), over a second of
+    # start-up that every `aiayn` command would pay, scoring a summary or not.
+    from rouge_score import rouge_scorer
+
     scorer = rouge_scorer.RougeScorer(list(_TYPES), use_stemmer=stemmer)
     combine = max if multi_ref == "max" else _mean
     totals = dict.fromkeys(_TYPES, 0.0)

@@ -85,8 +85,10 @@ class RunLog:
             self._writer.close()
 
     def progress(self, *, total: int, initial: int) -> Any:
-        """A tqdm bar on a terminal; silent when stderr is not one (logs, CI) or on other ranks."""
-        from tqdm.auto import tqdm
+        """A tqdm bar on a terminal; silent when stderr is not one (logs, CI, notebooks) or on
+        other ranks. The terminal bar, not tqdm.auto's widget: a notebook's stderr is no
+        terminal, so the bar would be off there anyway."""
+        from tqdm import tqdm
 
         return tqdm(
             total=total,
