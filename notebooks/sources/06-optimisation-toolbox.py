@@ -46,6 +46,7 @@ QUICK = os.environ.get("AIAYN_NOTEBOOK_QUICK") == "1"
 RUN_STEPS = 24 if QUICK else 400  # the killed-and-resumed run
 CHECKPOINT_EVERY = 8 if QUICK else 100
 LOG_EVERY = 2 if QUICK else 10  # the losses compared between the runs
+N_VAL = 64 if QUICK else 256  # held-out sequences decoded at each evaluation
 TIMED_STEPS = 3 if QUICK else 20  # steps timed for each precision
 DEVICE = "auto"  # cuda > mps > cpu
 print(f"quick={QUICK}: resume test over {RUN_STEPS} steps, {TIMED_STEPS} timed steps")
@@ -164,7 +165,7 @@ def command(out: Path, *extra: str) -> list[str]:
         f"log_every={LOG_EVERY}",
         f"eval_every={CHECKPOINT_EVERY}",
         "n_train=4096",
-        "n_val=256",
+        f"n_val={N_VAL}",
         "tensorboard=false",
         "plots=false",
     ]

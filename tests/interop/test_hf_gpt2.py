@@ -162,6 +162,10 @@ def test_saved_folder_continues_text(tmp_path: Path) -> None:
         ("embedding_norm", True),
         ("type_vocab_size", 2),
         ("p_drop_ff", 0.1),
+        ("attention_score", "dot"),  # the ablations: no Hugging Face model has them
+        ("share_layers", True),
+        ("residual", False),
+        ("causal", False),
     ],
 )
 def test_refuses_what_gpt2_cannot_express(field: str, value: object) -> None:

@@ -223,6 +223,10 @@ def test_saved_folder_translates_text(tmp_path: Path) -> None:
         ("layer_norm_eps", 1e-6),
         ("embedding_norm", True),
         ("type_vocab_size", 2),
+        ("attention_score", "dot"),  # the ablations: no Hugging Face model has them
+        ("share_layers", True),
+        ("residual", False),
+        ("causal", False),
     ],
 )
 def test_refuses_what_marian_cannot_express(field: str, value: object) -> None:

@@ -1,5 +1,6 @@
-"""What the Hugging Face exports share: importing `transformers` on demand, and writing an aiayn
-BPE tokenizer (its tokenizer.json) as the files `PreTrainedTokenizerFast.from_pretrained` reads.
+"""What the exports share: importing `transformers` on demand, refusing the settings no
+Hugging Face or torch.nn model has, and writing an aiayn BPE tokenizer (its tokenizer.json) as
+the files `PreTrainedTokenizerFast.from_pretrained` reads.
 
 `transformers` is imported inside the functions that need it, so that `import aiayn.interop`
 stays fast and works without it installed.
@@ -30,6 +31,29 @@ def require_transformers(
         ) from None
     transformers.logging.set_verbosity_error()  # e.g. "newly initialized classifier" is expected
     return transformers
+
+
+# The ablation settings of ModelConfig (field, the paper's value, what the other value does): no
+# Hugging Face architecture computes them, so an export refuses them by name.
+_ABLATIONS: tuple[tuple[str, object, str], ...] = (
+    ("attention_score", "scaled-dot", "its attention is scaled dot-product"),
+    ("share_layers", False, "its layers do not share weights"),
+    ("residual", True, "its sub-layers have residual connections"),
+    ("causal", True, "its decoder self-attention is causal"),
+)
+
+
+def refusal(field: str, value: object, target: str, why: str) -> AiaynError:
+    """The one-line error of a setting `target` (a Hugging Face model) cannot express."""
+    return AiaynError(f"{field}={value!r} cannot be exported to {target}: {why}")
+
+
+def refuse_ablations(config: object, target: str) -> None:
+    """Raise `refusal` for the first ablation setting of `config` that is not the paper's."""
+    for field, paper, why in _ABLATIONS:
+        value = getattr(config, field)
+        if value != paper:
+            raise refusal(field, value, target, why)
 
 
 def save_tokenizer(

@@ -33,7 +33,12 @@ from torch import Tensor
 
 from aiayn.config import ModelConfig
 from aiayn.errors import AiaynError
-from aiayn.interop._hf_files import require_transformers, save_tokenizer
+from aiayn.interop._hf_files import (
+    refusal,
+    refuse_ablations,
+    require_transformers,
+    save_tokenizer,
+)
 from aiayn.models.decoder_only import DecoderOnlyLM
 
 if TYPE_CHECKING:
@@ -45,7 +50,7 @@ _ACTIVATIONS = {"relu": "relu", "gelu": "gelu", "gelu_tanh": "gelu_pytorch_tanh"
 
 
 def _refuse(field: str, value: object, why: str) -> AiaynError:
-    return AiaynError(f"{field}={value!r} cannot be exported to GPT-2: {why}")
+    return refusal(field, value, "GPT-2", why)
 
 
 def gpt2_config(
@@ -70,6 +75,7 @@ def gpt2_config(
         raise _refuse("type_vocab_size", c.type_vocab_size, "GPT-2 has no token-type embeddings")
     if c.p_drop_ff:
         raise _refuse("p_drop_ff", c.p_drop_ff, "GPT-2 has no dropout after the activation")
+    refuse_ablations(c, "GPT-2")
     for name, value in (("bos_id", bos_id), ("eos_id", eos_id)):
         if value is not None and not 0 <= value < c.vocab_size:
             raise ValueError(f"{name} must be in [0, {c.vocab_size}) or None, got {value}")

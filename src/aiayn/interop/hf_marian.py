@@ -46,7 +46,12 @@ from torch import Tensor
 
 from aiayn.config import ModelConfig
 from aiayn.errors import AiaynError
-from aiayn.interop._hf_files import require_transformers, save_tokenizer
+from aiayn.interop._hf_files import (
+    refusal,
+    refuse_ablations,
+    require_transformers,
+    save_tokenizer,
+)
 from aiayn.models.encoder_decoder import EncoderDecoder
 from aiayn.nn.positional_encoding import sinusoidal_positional_encoding
 from aiayn.tokenizers.base import BOS_ID, EOS_ID
@@ -67,6 +72,30 @@ _FROM_MARIAN_ACTIVATIONS = {
     "gelu_pytorch_tanh": "gelu_tanh",
     "gelu_new": "gelu_tanh",
 }
+
+# (our ModelConfig field, MarianConfig's) where one value passes unchanged, read both ways. Marian
+# has a head count and a feed-forward width per stack; ours has one of each, checked equal when
+# a MarianConfig is read.
+_SAME_VALUE: tuple[tuple[str, str], ...] = (
+    ("vocab_size", "vocab_size"),
+    ("d_model", "d_model"),
+    ("n_heads", "encoder_attention_heads"),
+    ("n_heads", "decoder_attention_heads"),
+    ("d_ff", "encoder_ffn_dim"),
+    ("d_ff", "decoder_ffn_dim"),
+    ("n_layers", "encoder_layers"),
+    ("max_len", "max_position_embeddings"),
+    ("scale_embeddings", "scale_embedding"),
+    ("share_embeddings", "share_encoder_decoder_embeddings"),
+    ("tie_output", "tie_word_embeddings"),
+    ("pad_id", "pad_token_id"),
+)
+# dropout rates (ours are floats; a MarianConfig may hold an int 0)
+_DROPOUTS: tuple[tuple[str, str], ...] = (
+    ("p_drop", "dropout"),
+    ("p_drop_attn", "attention_dropout"),
+    ("p_drop_ff", "activation_dropout"),
+)
 
 # How a module touches the residual stream, and so which of its axes the permutation P moves:
 # "reads" (a linear layer's input: weight columns), "writes" (its output: weight rows and bias),
@@ -104,7 +133,7 @@ def marian_order(d_model: int) -> Tensor:
 
 
 def _refuse(field: str, value: object, why: str) -> AiaynError:
-    return AiaynError(f"{field}={value!r} cannot be exported to Marian: {why}")
+    return refusal(field, value, "Marian", why)
 
 
 def marian_config(
@@ -134,30 +163,17 @@ def marian_config(
         raise _refuse("embedding_norm", c.embedding_norm, "Marian has no embedding LayerNorm")
     if c.type_vocab_size:
         raise _refuse("type_vocab_size", c.type_vocab_size, "Marian has no token types")
+    refuse_ablations(c, "Marian")
     if pad_id is not None and pad_id != c.pad_id:
         raise ValueError(f"pad_id must be the model's pad_id {c.pad_id}, got {pad_id}")
     for name, value in (("bos_id", bos_id), ("eos_id", eos_id)):
         if not 0 <= value < c.target_vocab_size:
             raise ValueError(f"{name} must be in [0, {c.target_vocab_size}), got {value}")
     return transformers.MarianConfig(
-        vocab_size=c.vocab_size,
+        **{theirs: getattr(c, ours) for ours, theirs in _SAME_VALUE + _DROPOUTS},
         decoder_vocab_size=c.target_vocab_size,
-        share_encoder_decoder_embeddings=c.share_embeddings,
-        tie_word_embeddings=c.tie_output,
-        max_position_embeddings=c.max_len,
-        d_model=c.d_model,
-        encoder_layers=c.n_layers,
         decoder_layers=c.decoder_layers,
-        encoder_attention_heads=c.n_heads,
-        decoder_attention_heads=c.n_heads,
-        encoder_ffn_dim=c.d_ff,
-        decoder_ffn_dim=c.d_ff,
         activation_function=_ACTIVATIONS[c.activation],
-        scale_embedding=c.scale_embeddings,
-        dropout=c.p_drop,
-        attention_dropout=c.p_drop_attn,
-        activation_dropout=c.p_drop_ff,
-        pad_token_id=c.pad_id,
         bos_token_id=bos_id,
         eos_token_id=eos_id,
         decoder_start_token_id=bos_id if decoder_start_token_id is None else decoder_start_token_id,
@@ -274,25 +290,13 @@ def _model_config(hf_config: MarianConfig) -> ModelConfig:
     for name in ("encoder_layerdrop", "decoder_layerdrop"):
         if getattr(h, name):
             raise AiaynError(f"{name}={getattr(h, name)!r}: layer drop has no equivalent here")
-    shared = h.share_encoder_decoder_embeddings
     return ModelConfig(
         arch="encoder-decoder",
-        vocab_size=h.vocab_size,
-        tgt_vocab_size=None if shared else h.decoder_vocab_size,
-        d_model=h.d_model,
-        n_heads=h.encoder_attention_heads,
-        d_ff=h.encoder_ffn_dim,
-        n_layers=h.encoder_layers,
+        **{ours: getattr(h, theirs) for ours, theirs in _SAME_VALUE},
+        **{ours: float(getattr(h, theirs)) for ours, theirs in _DROPOUTS},
+        tgt_vocab_size=None if h.share_encoder_decoder_embeddings else h.decoder_vocab_size,
         n_decoder_layers=h.decoder_layers,
-        max_len=h.max_position_embeddings,
-        p_drop=float(h.dropout),
-        p_drop_attn=float(h.attention_dropout),
-        p_drop_ff=float(h.activation_dropout),
         activation=_FROM_MARIAN_ACTIVATIONS[act],
-        scale_embeddings=h.scale_embedding,
-        share_embeddings=shared,
-        tie_output=h.tie_word_embeddings,
-        pad_id=h.pad_token_id,
     )
 
 

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from aiayn.config import ModelConfig
+from aiayn.interop._hf_files import refuse_ablations
 from aiayn.nn.attention import MultiHeadAttention
 from aiayn.nn.decoder import Decoder, DecoderLayer
 from aiayn.nn.encoder import Encoder, EncoderLayer
@@ -50,27 +51,28 @@ _MHA_PAIRS: tuple[Pair, ...] = (
 
 # Our sub-module -> torch.nn's, per kind of layer. Attention entries expand through _MHA_PAIRS,
 # the others (Linear, LayerNorm) map `.weight` and `.bias`.
-ENCODER_LAYER_NAMES: dict[str, str] = {
+# Every layer has self-attention and a feed-forward network; torch.nn calls its two linear maps
+# linear1 and linear2.
+_SELF_ATTN_AND_FF: dict[str, str] = {
     "self_attn": "self_attn",
     "feed_forward.w_1": "linear1",
     "feed_forward.w_2": "linear2",
+}
+ENCODER_LAYER_NAMES: dict[str, str] = {
+    **_SELF_ATTN_AND_FF,
     "sublayer_attn.norm": "norm1",
     "sublayer_ff.norm": "norm2",
 }
 DECODER_LAYER_NAMES: dict[str, str] = {
-    "self_attn": "self_attn",
+    **_SELF_ATTN_AND_FF,
     "cross_attn": "multihead_attn",
-    "feed_forward.w_1": "linear1",
-    "feed_forward.w_2": "linear2",
     "sublayer_self_attn.norm": "norm1",
     "sublayer_cross_attn.norm": "norm2",
     "sublayer_ff.norm": "norm3",
 }
 # A decoder layer without encoder-decoder attention is an encoder layer run with a causal mask.
 DECODER_ONLY_LAYER_NAMES: dict[str, str] = {
-    "self_attn": "self_attn",
-    "feed_forward.w_1": "linear1",
-    "feed_forward.w_2": "linear2",
+    **_SELF_ATTN_AND_FF,
     "sublayer_self_attn.norm": "norm1",
     "sublayer_ff.norm": "norm2",
 }
@@ -190,6 +192,7 @@ def mha_to_torch(mha: MultiHeadAttention) -> nn.MultiheadAttention:
 
 
 def _layer_kwargs(config: ModelConfig, module: nn.Module) -> dict[str, Any]:
+    refuse_ablations(config, "torch.nn")
     if config.p_drop_attn != config.p_drop or config.p_drop_ff != config.p_drop:
         # torch.nn has one rate for attention weights, feed-forward hidden and residual dropout.
         logger.warning(

@@ -8,7 +8,7 @@ place where a layer's parts are made, so the encoder and the decoder cannot drif
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from torch import nn
 
@@ -16,6 +16,15 @@ from aiayn.config import ModelConfig
 from aiayn.nn.attention import MultiHeadAttention
 from aiayn.nn.feed_forward import PositionwiseFeedForward
 from aiayn.nn.residual import ResidualNorm
+
+# LayerSpec's fields whose ModelConfig field has another name
+_CONFIG_NAMES = {
+    "dropout": "p_drop",
+    "attn_dropout": "p_drop_attn",
+    "ff_dropout": "p_drop_ff",
+    "eps": "layer_norm_eps",
+    "skip": "residual",
+}
 
 
 @dataclass(frozen=True)
@@ -37,20 +46,9 @@ class LayerSpec:
 
     @classmethod
     def from_config(cls, config: ModelConfig) -> LayerSpec:
-        c = config
+        """Each field from the ModelConfig field of its name, or of the name _CONFIG_NAMES gives."""
         return cls(
-            d_model=c.d_model,
-            n_heads=c.n_heads,
-            d_ff=c.d_ff,
-            dropout=c.p_drop,
-            attn_dropout=c.p_drop_attn,
-            ff_dropout=c.p_drop_ff,
-            activation=c.activation,
-            norm_first=c.norm_first,
-            eps=c.layer_norm_eps,
-            bias=c.bias,
-            skip=c.residual,
-            attention_score=c.attention_score,
+            **{f.name: getattr(config, _CONFIG_NAMES.get(f.name, f.name)) for f in fields(cls)}
         )
 
     def attention(self) -> MultiHeadAttention:
