@@ -30,23 +30,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from build import HERE, build, resolve  # noqa: E402
 
 
+def _set(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
 @contextlib.contextmanager
 def _environment(**values: str | None) -> Iterator[None]:
     """Set (a str) or unset (None) environment variables for the kernels started inside."""
     before = {name: os.environ.get(name) for name in values}
     try:
         for name, value in values.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+            _set(name, value)
         yield
     finally:
         for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+            _set(name, value)
 
 
 def execute(nb: nbformat.NotebookNode, *, timeout: int, quick: bool) -> float:

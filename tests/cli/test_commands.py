@@ -439,9 +439,8 @@ LONG_LINE = " ".join(["1"] * 50_000)  # 99,999 characters, 50,000 symbols
 SYMBOLS = st.lists(st.integers(0, 9).map(str), max_size=12).map(" ".join)
 LINE = st.one_of(
     SYMBOLS,
-    st.text(
-        st.characters(codec="utf-8", exclude_characters="\n\r"), max_size=30
-    ),  # unknown tokens, controls
+    # unknown tokens, controls
+    st.text(st.characters(codec="utf-8", exclude_characters="\n\r"), max_size=30),
     st.text(alphabet=" \t\x0b\x0c\x1c\x85\u2028\u3000", max_size=5),  # whitespace only
     st.just(""),
     st.just(LONG_LINE),

@@ -123,16 +123,7 @@ def attention_views(
     """(the model's answer, one AttentionView per kind of attention) of `text`, for a page."""
     task = attention_task(run)
     answer, maps = task.attention(run.model, text, options=options)
-    views = [
-        AttentionView(
-            title=f"{TITLES[kind]}: {title or text}"[:120],
-            query_tokens=maps[kind].query_tokens,
-            key_tokens=maps[kind].key_tokens,
-            weights=maps[kind].weights.tolist(),
-        )
-        for kind in task.attention_kinds
-    ]
-    return answer, views
+    return answer, [_view(kind, maps[kind], title or text) for kind in task.attention_kinds]
 
 
 def written_view(run: Run, ids: list[int], *, title: str) -> AttentionView:
@@ -141,9 +132,13 @@ def written_view(run: Run, ids: list[int], *, title: str) -> AttentionView:
     task = attention_task(run)
     if not isinstance(task, LanguageModelAttention):
         raise AiaynError(f"{run.directory} is a {task.name!r} run, not a language model")
-    amap = task.attention_of_ids(run.model, ids)
+    return _view("decoder", task.attention_of_ids(run.model, ids), title)
+
+
+def _view(kind: str, amap: AttentionMap, title: str) -> AttentionView:
+    """The page's AttentionView of one kind's AttentionMap, titled "<kind's title>: <title>"."""
     return AttentionView(
-        title=f"{TITLES['decoder']}: {title}"[:120],
+        title=f"{TITLES[kind]}: {title}"[:120],
         query_tokens=amap.query_tokens,
         key_tokens=amap.key_tokens,
         weights=amap.weights.tolist(),

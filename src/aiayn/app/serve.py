@@ -88,7 +88,7 @@ class RunBackend:
         return stream_text(self.run, prompt, options, seed=next(self._seeds), record=self._written)
 
     def generation_attention(self) -> AttentionView | None:
-        if self.kind != "generation" or not self._written:
+        if not self._written:  # nothing generated yet (only a generation run fills it)
             return None
         with torch.no_grad():
             view = written_view(self.run, self._written, title=self._prompt[:60])

@@ -33,8 +33,9 @@ def require_transformers(
     return transformers
 
 
-# The ablation settings of ModelConfig (field, the paper's value, what the other value does): no
-# Hugging Face architecture computes them, so an export refuses them by name.
+# The ablation settings of ModelConfig (field, the paper's value, what the target has instead):
+# neither a Hugging Face architecture nor torch.nn's layers compute them, so an export refuses
+# them by name.
 _ABLATIONS: tuple[tuple[str, object, str], ...] = (
     ("attention_score", "scaled-dot", "its attention is scaled dot-product"),
     ("share_layers", False, "its layers do not share weights"),
@@ -44,7 +45,7 @@ _ABLATIONS: tuple[tuple[str, object, str], ...] = (
 
 
 def refusal(field: str, value: object, target: str, why: str) -> AiaynError:
-    """The one-line error of a setting `target` (a Hugging Face model) cannot express."""
+    """The one-line error of a setting that `target` (Marian, GPT-2, torch.nn) cannot express."""
     return AiaynError(f"{field}={value!r} cannot be exported to {target}: {why}")
 
 
