@@ -29,6 +29,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from aiayn.baselines.attention import GlobalAttention
 from aiayn.baselines.cache import RecurrentDecoderCache
 from aiayn.config import ModelConfig
+from aiayn.nn.dropout import Dropout
 from aiayn.nn.embeddings import TokenEmbedding
 from aiayn.nn.masks import padding_mask
 
@@ -109,7 +110,7 @@ class AttentionalLSTMDecoder(nn.Module):
         )
         self.attention = GlobalAttention(d_model=d_model, score=score, bias=bias)
         self.W_c = nn.Linear(2 * d_model, d_model, bias=bias)
-        self.dropout = nn.Dropout(p_drop)
+        self.dropout = Dropout(p_drop)
 
     def forward(
         self, x: Tensor, memory: Tensor, keys: Tensor, mask: Tensor, *, state: State, feed: Tensor
@@ -182,7 +183,7 @@ class LSTMEncoderDecoder(nn.Module):
             if c.share_embeddings
             else TokenEmbedding(vocab_size=c.target_vocab_size, d_model=D, scale=False)
         )
-        self.dropout = nn.Dropout(c.p_drop)
+        self.dropout = Dropout(c.p_drop)
         self.encoder = BidirectionalLSTMEncoder(d_model=D, n_layers=L, p_drop=c.p_drop, bias=c.bias)
         self.bridge = nn.Linear(D, 2 * L * D, bias=c.bias)  # -> h_0 and c_0 of the L layers
         self.decoder = AttentionalLSTMDecoder(

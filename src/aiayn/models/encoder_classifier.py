@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from aiayn.config import ModelConfig
 from aiayn.models._init import init_linear_weights
+from aiayn.nn.dropout import Dropout
 from aiayn.nn.embeddings import TokenEmbedding, TransformerEmbedding
 from aiayn.nn.encoder import Encoder
 
@@ -29,7 +30,7 @@ class EncoderClassifier(nn.Module):
         self.embed = TransformerEmbedding.from_config(c, token)
         self.encoder = Encoder(c)
         self.pooler = nn.Linear(c.d_model, c.d_model) if c.pooler else None
-        self.dropout = nn.Dropout(c.p_drop)
+        self.dropout = Dropout(c.p_drop)
         self.classifier = nn.Linear(c.d_model, c.n_classes)
         init_linear_weights(self)
 

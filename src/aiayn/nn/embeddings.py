@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from aiayn.config import ModelConfig
+from aiayn.nn.dropout import Dropout
 from aiayn.nn.positional_encoding import positional_encoding
 
 
@@ -56,7 +57,7 @@ class TransformerEmbedding(nn.Module):
         self.position = positional_encoding(positional, max_len=max_len, d_model=d_model)
         self.token_type = nn.Embedding(type_vocab_size, d_model) if type_vocab_size else None
         self.norm = nn.LayerNorm(d_model, eps=layer_norm_eps) if norm else None
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.max_len = max_len
 
     @classmethod

@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 from torch import Tensor, nn
 
+from aiayn.nn.dropout import Dropout
+
 
 class ResidualNorm(nn.Module):
     """Wraps one sub-layer (attention or feed-forward) with dropout, residual and LayerNorm."""
@@ -32,7 +34,7 @@ class ResidualNorm(nn.Module):
     ) -> None:
         super().__init__()
         self.norm = nn.LayerNorm(d_model, eps=eps, bias=bias)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.norm_first = norm_first
         self.residual = residual
 
