@@ -31,3 +31,24 @@ def _run(env_value: str | None) -> str:
 def test_keep_freed_memory_tunes_glibc_and_can_be_switched_off():
     assert _run(None) == "True"
     assert _run("0") == "False"
+
+
+def test_allocator_in_use_sees_a_preloaded_library():
+    import ctypes.util
+
+    from aiayn.training.device import allocator_in_use
+
+    assert allocator_in_use() == "system"  # pytest runs under the system's malloc
+    library = ctypes.util.find_library("tcmalloc_minimal") or ctypes.util.find_library("jemalloc")
+    if library is None or sys.platform != "linux":
+        pytest.skip("no tcmalloc or jemalloc installed")
+    probe = "from aiayn.training.device import allocator_in_use, keep_freed_memory\n"
+    probe += "print(allocator_in_use(), keep_freed_memory())"
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LD_PRELOAD": library},
+        check=True,
+    ).stdout.split()
+    assert out[0] in ("tcmalloc", "jemalloc") and out[1] == "False"  # glibc's tuning left alone

@@ -27,6 +27,7 @@ from aiayn.tasks import Task, get_task, task_class
 from aiayn.training import distributed
 from aiayn.training.checkpoint import atomic_write_json
 from aiayn.training.device import (
+    allocator_in_use,
     autocast,
     keep_freed_memory,
     resolve_device,
@@ -240,6 +241,7 @@ def _train(
             **({"frozen_parameters": trainer.frozen} if trainer.frozen else {}),
             "device": str(device),
             **({"processes": world} if world > 1 else {}),
+            "allocator": allocator_in_use(),  # CPU speed depends on it (aiayn.cli.allocator)
         }
         # The same numerics as the evaluations during training, whose figures it may reuse.
         with autocast(device, train_config.precision):

@@ -30,6 +30,16 @@ def _report_error(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run `aiayn ARGV` (default: this process's arguments) and return its exit code. Started as
+    a program (no `argv`), it first restarts itself under a faster allocator where one is
+    installed (aiayn.cli.allocator)."""
+    if argv is None:
+        from aiayn.cli.allocator import restart_with_fast_allocator
+
+        try:
+            restart_with_fast_allocator(sys.argv[1:])
+        except OSError as e:  # the restart failed before replacing us: go on as we are
+            logging.getLogger(__name__).warning("could not restart with a faster allocator: %s", e)
     try:
         from aiayn.cli.parser import build_parser
 

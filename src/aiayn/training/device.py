@@ -67,17 +67,33 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
+def allocator_in_use() -> str:
+    """"tcmalloc" or "jemalloc" when one of them is loaded in this process (the `aiayn` command
+    preloads one where it is installed: aiayn.cli.allocator), else "system"."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as f:
+            maps = f.read()
+    except OSError:
+        return "system"
+    return next((name for name in ("tcmalloc", "jemalloc") if name in maps), "system")
+
+
 def keep_freed_memory() -> bool:
-    """On Linux with glibc, let malloc keep and reuse large freed blocks instead of returning
-    them to the kernel. Returns whether it did (False elsewhere, or with AIAYN_MALLOC_TUNING=0).
+    """On Linux with glibc's malloc, let it keep and reuse large freed blocks instead of
+    returning them to the kernel. Returns whether it did (False elsewhere, under tcmalloc or
+    jemalloc, or with AIAYN_MALLOC_TUNING=0).
 
     glibc serves blocks above 32 MB with a fresh mmap and unmaps them on free. A CPU training
     step that allocates such a block every time (the dense gradient of a 30,522 x 384 word
     embedding is 47 MB) then pays for ~11,000 page faults a step: 4x the cost of the zeroing
-    itself. The usual advice is tcmalloc or jemalloc; raising glibc's thresholds gets the same
-    reuse with nothing to install, at the price of a resident size that stays at its peak.
+    itself. Raising glibc's thresholds gets that reuse with nothing to install, at the price of
+    a resident size that stays at its peak; but blocks of changing sizes (batches of varying
+    length, evaluations between steps) fragment its heap, and the gain fades over a long run.
+    tcmalloc or jemalloc do better (the `aiayn` command preloads one where it is installed).
     """
     if os.environ.get("AIAYN_MALLOC_TUNING") == "0" or platform.libc_ver()[0] != "glibc":
+        return False
+    if allocator_in_use() != "system":  # a better allocator serves malloc already
         return False
     try:
         libc = ctypes.CDLL("libc.so.6")
