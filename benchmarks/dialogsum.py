@@ -128,8 +128,13 @@ def main() -> None:
     val_refs = task.examples("val")[1]
     floors = {n: py_rouge(h, val_refs) for n, h in task.baselines("val").items()}
 
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
     result = {
         "command": shlex.join(["aiayn", *train[3:]]) if args.run is None else None,
+        "commit": commit,
+        "allocator": summary.get("allocator"),
         "scored_run": run,
         "wall_clock_seconds": None if wall is None else round(wall, 1),
         "load_average_before": load_before,
@@ -182,7 +187,8 @@ def main() -> None:
         f"Command: `{result['command'] or 'scored an existing run: ' + run}`",
         "",
         f"{result['steps']} steps in {result['train_seconds'] / 60:.1f} min of training "
-        f"({result['stopped']}), {result['precision']}, {result['parameters']:,} parameters; "
+        f"({result['stopped']}), {result['precision']}, {result['parameters']:,} parameters, "
+        f"commit {commit}, allocator {result['allocator']}; "
         f"{os.cpu_count()} cores, load average {load_before[0]:.2f} before and "
         f"{load_after_training[0]:.2f} after training. Beam {s['beam_size']}, length penalty "
         f"{s['alpha']}, min_len {s['min_len']}, max_len {s['max_len']}, no_repeat_ngram "
