@@ -4,7 +4,8 @@ PyTorch on a CPU allocates and frees large tensors at every training step, of ch
 when batches vary in length, and evaluation in between leaves other sizes behind. glibc's malloc
 handles this poorly: a step of the DialogSum recipe takes 0.87 s with it (0.75 s with the
 thresholds aiayn.training.device raises), 0.77 s under jemalloc and 0.58 s under tcmalloc, which
-keeps freed blocks in per-size caches and hands them out again (benchmarks/results/allocator.md). An allocator cannot be swapped inside a running process: it
+keeps freed blocks in per-size caches and hands them out again
+(benchmarks/results/allocator.md). An allocator cannot be swapped inside a running process: it
 has to be loaded before anything else, through LD_PRELOAD.
 
 So the `aiayn` command, started on Linux and not already running under tcmalloc or jemalloc,
