@@ -257,15 +257,20 @@ def machine() -> str:
     )
 
 
+# pathspecs of what experiments write, excluded from the working tree's "changes"
+RESULTS = (":(top,exclude)docs", ":(top,exclude)benchmarks/results")
+
+
 def commit() -> str:
-    """The git commit of the working tree (with '+changes' when it is not clean), or 'unknown'."""
+    """The git commit of the working tree (with '+changes' when it is not clean), or 'unknown'.
+    Results the experiments write (docs/, benchmarks/results/) do not count as changes."""
     here = Path(__file__).resolve().parent
     try:
         sha = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ":(top)", *RESULTS],
             cwd=here,
             capture_output=True,
             text=True,
