@@ -35,6 +35,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = ("rouge_1", "rouge_2", "rouge_l", "rouge_lsum")
 PY_KEYS = ("rouge-1", "rouge-2", "rouge-l")
+# the recipe's settings recorded with the figure
+TRAIN_KEYS = ("batch_tokens", "lr", "lr_schedule", "min_lr", "warmup_steps", "max_steps")
+TRAIN_KEYS += ("max_minutes", "label_smoothing")
 
 
 def py_rouge(hypotheses: list[str], references: list[list[str]]) -> dict[str, float] | None:
@@ -146,10 +149,7 @@ def main() -> None:
         "parameters": summary["parameters"],
         "precision": config["train"]["precision"],
         "model": {k: config["model"][k] for k in ("d_model", "n_heads", "d_ff", "n_layers")},
-        "train": {
-            k: config["train"][k]
-            for k in ("batch_tokens", "lr", "warmup_steps", "label_smoothing", "max_minutes")
-        },
+        "train": {k: config["train"][k] for k in TRAIN_KEYS},
         "p_drop": config["model"]["p_drop"],
         "search": summary["search"],
         "val_truncated_sources": summary.get("val_truncated_sources"),
