@@ -416,3 +416,13 @@ with torch.device("meta"):
     counted = count_parameters(build_model(c))
 print(f"paper-base by the formula: {formula:,} | counted: {counted:,}")
 assert formula == counted
+
+# %% [markdown]
+# ## Why these pieces, and not others?
+#
+# Four questions a reader of this notebook asks: why attention and not recurrence; why Q, K and V
+# have these sizes and why the scores are divided by sqrt(d_k); whether every layer's dense
+# weights are different; and why there are skip connections around every sub-layer.
+# [docs/first-principles.md](../docs/first-principles.md) answers each by experiment: take the
+# piece away or swap it, train, and compare. Each experiment is one command, `aiayn ablate NAME`,
+# that runs in a few minutes on a CPU and draws its figure.

@@ -217,3 +217,13 @@ moved = (a - b).abs().amax(-1)[0]  # (17,) largest logit change per position
 print("largest logit change per input position (changed symbol at position 4):")
 print(" ".join(f"{i}:{m:.2g}" for i, m in enumerate(moved.tolist())))
 assert moved[:4].max() < 1e-6, "a future token changed an earlier prediction"
+
+# %% [markdown]
+# ## Take a piece away
+#
+# The causal mask checked above and the positional encodings are two of the pieces
+# [docs/first-principles.md](../docs/first-principles.md) removes on toy tasks like these.
+# `aiayn ablate no-causal-mask` trains the decoder without its mask: the training loss drops,
+# because each position can read its answer, and generation turns to garbage.
+# `aiayn ablate no-positional-encoding` trains reversal without positions: the encoder can no
+# longer tell where a token is, and about half the reversed tokens come out right.
