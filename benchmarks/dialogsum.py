@@ -100,6 +100,9 @@ def main() -> None:
     aiayn = [sys.executable, "-m", "aiayn"]
     data = ["--data-dir", args.data_dir] if args.data_dir else []
     load_before = os.getloadavg()
+    commit = subprocess.run(  # the code that trains, read before training starts
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
     run = args.run or args.out
     train = [*aiayn, "train", "dialogsum", "--out", run, *data]
     if args.max_minutes is not None:
@@ -131,9 +134,6 @@ def main() -> None:
     val_refs = task.examples("val")[1]
     floors = {n: py_rouge(h, val_refs) for n, h in task.baselines("val").items()}
 
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-    ).stdout.strip()
     result = {
         "command": shlex.join(["aiayn", *train[3:]]) if args.run is None else None,
         "commit": commit,
