@@ -5,7 +5,8 @@ input and normalized" and "to the sums of the embeddings and the positional enco
 keeps each element with probability 1 - p and scales the kept ones by 1 / (1 - p), so that the
 expected output is the input.
 
-On a GPU torch's fused kernel is used as it is. On a CPU, drawing the random mask is most of what
+On a GPU, and under torch.compile (which generates its own fused random numbers), torch's
+dropout is used as it is. On a CPU, drawing the random mask is most of what
 dropout costs: torch draws one random float per element (`bernoulli_`), and its generator runs on
 one thread however many cores there are. Here the mask comes from 15 random bits per element,
 four elements from each 64-bit draw (torch's generator fills an int64 with 63 random bits): an
@@ -41,8 +42,8 @@ def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
         raise ValueError(f"dropout probability must be in [0, 1], got {p!r}")
     if not training or p == 0.0:
         return x
-    if x.device.type != "cpu":
-        return F.dropout(x, p, training=True)
+    if x.device.type != "cpu" or torch.compiler.is_compiling():
+        return F.dropout(x, p, training=True)  # fused kernels (under torch.compile, its own)
     dropped = round(p * LEVELS)  # out of LEVELS
     if dropped == 0:
         return x
