@@ -17,6 +17,8 @@ the fp32 logits, backward and an Adam step. Departures a side cannot avoid:
 from __future__ import annotations
 
 import math
+import os
+import shutil
 import statistics
 from typing import Any
 
@@ -30,6 +32,9 @@ from aiayn.config import ModelConfig
 
 NAME = "seq2seq-train"
 SIDES = ("aiayn", "torch.nn.Transformer", "hf-MarianMTModel")
+# aiayn's model under torch.compile (inductor, which needs a C++ compiler): reported against
+# aiayn's own eager step, since compiling the peers would be a different comparison
+COMPILED = "aiayn + torch.compile"
 PRECISIONS = ("fp32", "bf16")
 PAD, BOS = 0, 2
 LABEL_SMOOTHING = 0.1
@@ -130,9 +135,10 @@ def marian(c: ModelConfig) -> nn.Module:
 
 def build_side(name: str, c: ModelConfig) -> tuple[nn.Module, Any, str]:
     """(module, forward(src, tgt) -> logits, how it attends)."""
-    if name == "aiayn":
+    if name in ("aiayn", COMPILED):
         model = build_model(c)
-        return model, model, "torch SDPA (in fp32 under CPU bf16 autocast: aiayn's choice)"
+        forward = torch.compile(model) if name == COMPILED else model
+        return model, forward, "torch SDPA (in fp32 under CPU bf16 autocast: aiayn's choice)"
     if name == "torch.nn.Transformer":
         model = TorchTransformerSeq2Seq(c)
         return model, model, "nn.MultiheadAttention -> SDPA"
@@ -210,12 +216,19 @@ def child(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def inductor_available() -> bool:
+    """Whether torch.compile's default backend can build CPU kernels here (a C++ compiler)."""
+    return shutil.which(os.environ.get("CXX", "g++")) is not None
+
+
 def _time_sides(
     ctx: Context, c: ModelConfig, shape: dict[str, Any], precision: str, flops: float
 ) -> dict[str, dict[str, Any]]:
-    """Build the three sides, time their steps interleaved; the models are freed on return."""
+    """Build the sides, time their steps interleaved; the models are freed on return. The
+    compiled side compiles in its first (warm-up) step."""
     steps, sides = {}, {}
-    for name in SIDES:
+    names = [*SIDES, COMPILED] if not ctx.quick and inductor_available() else list(SIDES)
+    for name in names:
         model, forward, attention = build_side(name, c)
         model.train()
         step, seen = make_step(model, forward, make_batch(shape, c.vocab_size), precision)
@@ -282,13 +295,18 @@ def run(ctx: Context) -> tuple[dict[str, Any], list[str]]:
                 "sides": sides,
                 "aiayn_over_torch_nn": a / sides["torch.nn.Transformer"]["tokens_per_second"],
                 "aiayn_over_marian": a / sides["hf-MarianMTModel"]["tokens_per_second"],
+                **(
+                    {"compiled_over_eager": sides[COMPILED]["tokens_per_second"] / a}
+                    if COMPILED in sides
+                    else {}
+                ),
             }
         record["sizes"][size] = entry
     return record, markdown(record)
 
 
 def markdown(record: dict[str, Any]) -> list[str]:
-    rows, mfu_rows, memory_rows, detail_rows = [], [], [], []
+    rows, mfu_rows, memory_rows, detail_rows, compiled_rows = [], [], [], [], []
     for size, entry in record["sizes"].items():
         shape = f"{entry['batch']} x {entry['src_len']} -> {entry['tgt_len']}"
         for precision, p in entry["precisions"].items():
@@ -296,12 +314,17 @@ def markdown(record: dict[str, Any]) -> list[str]:
             ratios = [f"**{p['aiayn_over_torch_nn']:.2f}x**", f"**{p['aiayn_over_marian']:.2f}x**"]
             tps = [f"{s[n]['tokens_per_second']:,.0f}" for n in SIDES]
             rows.append([size, shape, precision, *ratios, *tps])
+            if "compiled_over_eager" in p:
+                compiled_rows.append([
+                    size, precision, f"{s[COMPILED]['tokens_per_second']:,.0f}",
+                    f"**{p['compiled_over_eager']:.2f}x**", f"{s[COMPILED]['mfu']:.1%}",
+                ])  # fmt: skip
             mfu_rows.append([size, precision, *(f"{s[n]['mfu']:.1%}" for n in SIDES)])
             if all("memory" in s[n] for n in SIDES):
                 mib = [s[n]["memory"] for n in SIDES]
                 cells = [f"{m['training_mib']:,.0f} ({m['peak_mib']:,.0f})" for m in mib]
                 memory_rows.append([size, precision, *cells])
-            for n in SIDES:
+            for n in s:
                 prec = s[n]["precision"]
                 detail_rows.append([
                     size, precision, n, f"{s[n]['trainable_parameters']:,}",
@@ -319,6 +342,14 @@ def markdown(record: dict[str, Any]) -> list[str]:
         "",
         *table(["size", "precision", *SIDES], mfu_rows),
     ]
+    if compiled_rows:
+        lines += [
+            "",
+            f"`{COMPILED}` (`--set compile=true`, inductor): aiayn's model compiled, against its "
+            "own eager step above (the compile itself, in the warm-up, is not timed):",
+            "",
+            *table(["size", "precision", "tok/s", "compiled / eager", "MFU"], compiled_rows),
+        ]
     if memory_rows:
         lines += [
             "",

@@ -78,3 +78,16 @@ def test_refuses_a_probability_outside_0_1(p: float) -> None:
         Dropout(p)
     with pytest.raises(ValueError, match="dropout probability"):
         dropout(torch.ones(3), p)
+
+
+def test_under_torch_compile_it_is_torchs_dropout_without_a_graph_break() -> None:
+    """The 15-bit mask's masked_fill is where dynamo stopped tracing; compiled, dropout is
+    torch's own (the compiler makes its random numbers), one graph, same rate and scale."""
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(lambda x: dropout(x, 0.25))(torch.ones(10_000))
+    assert explained.graph_break_count == 0
+    torch.manual_seed(0)
+    y = torch.compile(lambda x: dropout(x, 0.25), backend="aot_eager")(torch.ones(100_000))
+    kept = y != 0
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / 0.75))
+    assert abs((~kept).float().mean().item() - 0.25) < 0.01
