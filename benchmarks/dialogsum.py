@@ -29,8 +29,9 @@ import os
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from multi30k import run_command  # the same way of running a step of the benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = ("rouge_1", "rouge_2", "rouge_l", "rouge_lsum")
@@ -72,14 +73,6 @@ def decode_and_score(run_dir: str, checkpoint: str, data_dir: str | None) -> dic
     }
 
 
-def _run(argv: list[str]) -> tuple[str, float]:
-    started = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
-    if done.returncode != 0:
-        sys.exit(f"failed ({done.returncode}): {shlex.join(argv)}\n{done.stderr[-2000:]}")
-    return done.stdout, time.perf_counter() - started
-
-
 def _row(name: str, s: dict, py: dict | None) -> str:
     cells = [f"{s[k]:.2f}" for k in KEYS] + [f"{py[k]:.2f}" if py else "" for k in PY_KEYS]
     return f"| {name} | " + " | ".join(cells) + " |"
@@ -110,7 +103,7 @@ def main() -> None:
     train += [x for s in args.set for x in ("--set", s)]
     wall = None
     if args.run is None:
-        _, wall = _run(train)
+        _, wall = run_command(train)
     load_after_training = os.getloadavg()
 
     out = ROOT / run
@@ -122,7 +115,7 @@ def main() -> None:
     checkpoints = sorted((out / "checkpoints").glob("step-*"))
     n_avg = min(args.average_last, len(checkpoints))
     if n_avg >= 2:
-        _run([*aiayn, "average", run, "--last", str(n_avg)])
+        run_command([*aiayn, "average", run, "--last", str(n_avg)])
         decoded[f"averaged last {n_avg}"] = decode_and_score(run, "averaged", args.data_dir)
     best = max(decoded, key=lambda k: decoded[k]["rouge_score"]["rouge_1"])
     (out / "val_summaries.txt").write_text(

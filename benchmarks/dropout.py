@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import statistics
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from peers_common import interleaved, machine, table
+from peers_common import interleaved, machine, table, write_result
 
 from aiayn import build_model, model_preset
 from aiayn.nn.dropout import Dropout, dropout
@@ -160,11 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         ),  # fmt: skip
         "",
     ]
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = "dropout-quick" if args.quick else "dropout"
-    (args.out / f"{stem}.json").write_text(json.dumps(record, indent=1) + "\n")
-    (args.out / f"{stem}.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_result(args.out, stem, record, lines)
     return 0
 
 

@@ -22,7 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _run(argv: list[str]) -> tuple[str, float]:
+def run_command(argv: list[str]) -> tuple[str, float]:
+    """Run `argv` from the repository root: (its stdout, seconds); exit with its stderr if it
+    fails."""
     started = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
@@ -56,7 +58,7 @@ def main() -> None:
     data = ["--data-dir", args.data_dir] if args.data_dir else []
     train = [*aiayn, "train", "multi30k", "--out", args.out, "--max-minutes", str(args.minutes)]
     train += data + [x for s in args.set for x in ("--set", s)]
-    _, wall = _run(train)
+    _, wall = run_command(train)
 
     out = ROOT / args.out
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
@@ -67,9 +69,9 @@ def main() -> None:
     checkpoints = sorted((out / "checkpoints").glob("step-*"))
     n_avg = min(args.average_last, len(checkpoints))
     if n_avg >= 2:
-        _run([*aiayn, "average", args.out, "--last", str(n_avg)])
+        run_command([*aiayn, "average", args.out, "--last", str(n_avg)])
         for split in ("val", "test"):
-            stdout, _ = _run(
+            stdout, _ = run_command(
                 [*aiayn, "eval", args.out, "--split", split, "--checkpoint", "averaged", *data]
             )
             averaged[split] = json.loads(stdout)

@@ -1,5 +1,6 @@
-"""What the sections of benchmarks/peers.py share: the machine record, the matrix-multiply peak,
-interleaved timing, and peak memory measured in a child process.
+"""What the sections of benchmarks/peers.py (and the scripts that profile or time one piece) share:
+the machine record, the matrix-multiply peak, interleaved timing, peak memory measured in a child
+process, and writing a result as JSON and Markdown.
 
 Peak memory is the resident set's high-water mark (VmHWM in /proc/self/status) of a child process
 that trains one side alone. tracemalloc sees only Python's allocator, not torch's; torch's
@@ -182,3 +183,11 @@ def table(header: list[str], rows: list[list[Any]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return lines
+
+
+def write_result(out: Path, stem: str, record: dict[str, Any], lines: list[str]) -> None:
+    """Write `record` to out/STEM.json and `lines` to out/STEM.md, and print the Markdown."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(record, indent=1) + "\n")
+    (out / f"{stem}.md").write_text("\n".join(lines))
+    print("\n".join(lines))

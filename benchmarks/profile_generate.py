@@ -20,7 +20,6 @@ Writes benchmarks/results/profile-generate.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -32,7 +31,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import peers_generate as gen  # noqa: E402
 import torch  # noqa: E402
-from peers_common import interleaved, machine, table  # noqa: E402
+from peers_common import interleaved, machine, table, write_result  # noqa: E402
 from profile_step import bucket_of  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
@@ -180,11 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         "reading fewer bytes (lower precision, or a smaller model).",
         "",
     ]
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = "profile-generate" + ("-quick" if args.quick else "")
-    (args.out / f"{stem}.json").write_text(json.dumps(record, indent=1) + "\n")
-    (args.out / f"{stem}.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_result(args.out, stem, record, lines)
     return 0
 
 

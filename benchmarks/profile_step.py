@@ -19,7 +19,6 @@ Writes benchmarks/results/profile-SIZE-PRECISION.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -29,7 +28,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import peers_seq2seq as seq  # noqa: E402
 import torch  # noqa: E402
-from peers_common import machine, matmul_peak, table  # noqa: E402
+from peers_common import machine, matmul_peak, table, write_result  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -153,11 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         "any change outside the matrix multiplies can buy.",
         "",
     ]
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = f"profile-{size}-{args.precision}"
-    (args.out / f"{stem}.json").write_text(json.dumps(record, indent=1) + "\n")
-    (args.out / f"{stem}.md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    write_result(args.out, stem, record, lines)
     return 0
 
 
