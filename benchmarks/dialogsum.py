@@ -37,8 +37,17 @@ ROOT = Path(__file__).resolve().parents[1]
 KEYS = ("rouge_1", "rouge_2", "rouge_l", "rouge_lsum")
 PY_KEYS = ("rouge-1", "rouge-2", "rouge-l")
 # the recipe's settings recorded with the figure
-TRAIN_KEYS = ("batch_tokens", "lr", "lr_schedule", "min_lr", "warmup_steps", "max_steps")
-TRAIN_KEYS += ("max_minutes", "label_smoothing")
+TRAIN_KEYS = (
+    "batch_tokens",
+    "lr",
+    "lr_schedule",
+    "cosine_over",
+    "min_lr",
+    "warmup_steps",
+    "max_steps",
+    "max_minutes",
+    "label_smoothing",
+)
 
 
 def py_rouge(hypotheses: list[str], references: list[list[str]]) -> dict[str, float] | None:

@@ -3,7 +3,12 @@ import math
 import pytest
 
 from aiayn.config import TrainConfig
-from aiayn.training.schedules import cosine_lr, inverse_sqrt_lr, learning_rate
+from aiayn.training.schedules import (
+    cosine_lr,
+    cosine_lr_over_time,
+    inverse_sqrt_lr,
+    learning_rate,
+)
 
 
 def test_paper_formula_at_chosen_steps():
@@ -40,3 +45,48 @@ def test_cosine_with_warmup():
 def test_bad_schedule_name():
     with pytest.raises(ValueError, match="lr_schedule"):
         TrainConfig(lr_schedule="linear-ish")
+
+
+def test_cosine_over_time_decays_with_the_clock_not_the_step():
+    rate = dict(peak=1.0, warmup_steps=10, budget=100.0, min_lr=0.1)
+    # after warmup the step does not matter, only the share of the budget spent
+    assert cosine_lr_over_time(50, 50.0, **rate) == pytest.approx(0.55)
+    assert cosine_lr_over_time(5000, 50.0, **rate) == pytest.approx(0.55)
+    assert cosine_lr_over_time(50, 100.0, **rate) == pytest.approx(0.1)
+    assert cosine_lr_over_time(50, 250.0, **rate) == pytest.approx(0.1)  # past the budget
+    # the warmup ramps by steps, capped by the decay: continuous where they meet
+    assert cosine_lr_over_time(0, 0.0, **rate) == pytest.approx(1 / 11)
+    assert cosine_lr_over_time(9, 0.0, **rate) == pytest.approx(10 / 11)
+    assert cosine_lr_over_time(9, 90.0, **rate) < cosine_lr_over_time(10, 90.0, **rate) + 1e-12
+
+
+def test_learning_rate_reads_the_clock_only_for_a_cosine_over_minutes():
+    by_time = TrainConfig(
+        lr_schedule="cosine",
+        cosine_over="minutes",
+        max_minutes=10.0,
+        lr=1e-3,
+        min_lr=0.0,
+        warmup_steps=0,
+        max_steps=100_000,
+    )
+    assert learning_rate(7, by_time, d_model=64, seconds=0.0) == pytest.approx(1e-3)
+    assert learning_rate(7, by_time, d_model=64, seconds=300.0) == pytest.approx(5e-4)
+    assert learning_rate(7, by_time, d_model=64, seconds=600.0) == pytest.approx(0.0)
+    by_steps = by_time.replace(cosine_over="steps", max_steps=13)
+    assert learning_rate(7, by_steps, d_model=64, seconds=0.0) == learning_rate(
+        7, by_steps, d_model=64, seconds=599.0
+    )
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"cosine_over": "hours"},
+        {"cosine_over": "minutes", "lr_schedule": "cosine"},  # no max_minutes
+        {"cosine_over": "minutes", "lr_schedule": "inverse-sqrt", "max_minutes": 5.0},
+    ],
+)
+def test_cosine_over_minutes_needs_a_cosine_and_a_budget(settings):
+    with pytest.raises(ValueError, match="cosine_over"):
+        TrainConfig(**settings)

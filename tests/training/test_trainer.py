@@ -75,6 +75,22 @@ def test_time_budget(make_trainer, tmp_path):
     assert (tmp_path / "budget" / "model.safetensors").is_file()
 
 
+def test_a_cosine_over_minutes_follows_the_training_clock(make_trainer):
+    trainer = make_trainer(
+        "clock",
+        lr_schedule="cosine",
+        cosine_over="minutes",
+        max_minutes=10.0,
+        lr=1e-3,
+        min_lr=0.0,
+        warmup_steps=0,
+    )
+    trainer.state.seconds = 300.0  # half the budget spent, as a resumed run would have it
+    trainer.step()
+    assert [g["lr"] for g in trainer.optimizer.param_groups] == pytest.approx([5e-4])
+    assert trainer._schedule_lr() == pytest.approx(5e-4)  # what metrics.jsonl logs as "lr"
+
+
 def _poisoned(trainer, bad_calls: set[int]):
     """The trainer's loss, made NaN on the given calls (1 = the first)."""
     real, calls = trainer.loss_fn, [0]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from aiayn.config._base import ConfigBase, at_least, greater_than, in_range, one_of
 
 LR_SCHEDULES: tuple[str, ...] = ("inverse-sqrt", "cosine", "constant")
+COSINE_OVER: tuple[str, ...] = ("steps", "minutes")
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
 NONFINITE: tuple[str, ...] = ("stop", "skip")
 
@@ -32,6 +33,10 @@ class TrainConfig(ConfigBase):
     lr: float | None = None  # peak learning rate; None: the paper's d_model^-0.5 formula
     lr_scale: float = 1.0  # multiplies the paper's formula
     min_lr: float = 0.0  # floor of the cosine schedule
+    # What the cosine decays over: "steps" (warmup_steps to max_steps) or "minutes" (the
+    # max_minutes budget of training time, whatever number of steps the machine fits in it;
+    # the rate then depends on the clock, so two runs are not step-for-step identical)
+    cosine_over: str = "steps"
     warmup_steps: int = 4000
     beta1: float = 0.9
     beta2: float = 0.98
@@ -70,6 +75,14 @@ class TrainConfig(ConfigBase):
         one_of("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         one_of("precision", self.precision, PRECISIONS)
         one_of("nonfinite", self.nonfinite, NONFINITE)
+        one_of("cosine_over", self.cosine_over, COSINE_OVER)
+        if self.cosine_over == "minutes" and (
+            self.lr_schedule != "cosine" or self.max_minutes is None
+        ):
+            raise ValueError(
+                "cosine_over='minutes' needs lr_schedule='cosine' and max_minutes, got "
+                f"lr_schedule={self.lr_schedule!r}, max_minutes={self.max_minutes!r}"
+            )
         for name in (
             "max_steps",
             "batch_tokens",

@@ -1,4 +1,5 @@
-"""Learning-rate schedules, as pure functions of the step (so resuming needs only the step).
+"""Learning-rate schedules, as pure functions of the step (so resuming needs only the step) or,
+for a cosine that decays over a time budget, of the step and the training time so far.
 
 The paper's (section 5.3):
     lrate = d_model^-0.5 * min(step^-0.5, step * warmup_steps^-1.5)
@@ -30,8 +31,27 @@ def cosine_lr(step: int, *, peak: float, warmup_steps: int, max_steps: int, min_
     return min_lr + 0.5 * (peak - min_lr) * (1.0 + math.cos(math.pi * progress))
 
 
-def learning_rate(step: int, config: TrainConfig, *, d_model: int) -> float:
-    """The learning rate for optimiser step `step` (1-based) under `config`."""
+def cosine_lr_over_time(
+    step: int, seconds: float, *, peak: float, warmup_steps: int, budget: float, min_lr: float
+) -> float:
+    """Half a cosine from `peak` down to `min_lr` over `budget` seconds of training, capped
+    during the first `warmup_steps` by the same linear warmup as `cosine_lr`.
+
+    The warmup counts steps (what keeps the first updates stable is their number), the decay
+    counts seconds: a fast machine takes more steps in the same hour and still ends its decay
+    at the end of the hour, a slow one ends it there too. The smaller of the two is taken, so
+    the rate is continuous where the warmup hands over to the decay.
+    """
+    progress = min(max(seconds / budget, 0.0), 1.0)
+    decay = min_lr + 0.5 * (peak - min_lr) * (1.0 + math.cos(math.pi * progress))
+    if warmup_steps > 0 and step < warmup_steps:
+        return min(peak * (step + 1) / (warmup_steps + 1), decay)
+    return decay
+
+
+def learning_rate(step: int, config: TrainConfig, *, d_model: int, seconds: float = 0.0) -> float:
+    """The learning rate for optimiser step `step` (1-based) under `config`, `seconds` into
+    training (read only by a cosine with `cosine_over="minutes"`)."""
     if config.lr_schedule == "inverse-sqrt":
         if config.lr is None:
             return inverse_sqrt_lr(
@@ -47,6 +67,16 @@ def learning_rate(step: int, config: TrainConfig, *, d_model: int) -> float:
             / peak_formula
         )
     peak = config.lr if config.lr is not None else 1e-3
+    if config.lr_schedule == "cosine" and config.cosine_over == "minutes":
+        assert config.max_minutes is not None  # TrainConfig.validate requires it
+        return cosine_lr_over_time(
+            step - 1,
+            seconds,
+            peak=peak,
+            warmup_steps=config.warmup_steps,
+            budget=config.max_minutes * 60.0,
+            min_lr=config.min_lr,
+        )
     if config.lr_schedule == "cosine":
         return cosine_lr(
             step - 1,

@@ -149,7 +149,9 @@ class Trainer:
 
     def _schedule_lr(self) -> float:
         """The schedule's rate at the last step (a group with an `lr_scale` runs at a share)."""
-        return learning_rate(self.state.step, self.config, d_model=self.d_model)
+        return learning_rate(
+            self.state.step, self.config, d_model=self.d_model, seconds=self.state.seconds
+        )
 
     def save(self) -> Path | None:
         """Write a checkpoint of the current step. Call it on every rank (under torchrun it
@@ -238,7 +240,9 @@ class Trainer:
             )
             return 0.0, 0.0, 0.0
         self.state.skipped_in_a_row = 0
-        lr = learning_rate(self.state.step + 1, self.config, d_model=self.d_model)
+        lr = learning_rate(
+            self.state.step + 1, self.config, d_model=self.d_model, seconds=self.state.seconds
+        )
         for group in self.optimizer.param_groups:
             group["lr"] = lr * group.get("lr_scale", 1.0)
         self.scaler.step(self.optimizer)
@@ -283,13 +287,14 @@ class Trainer:
         return metrics
 
     def _out_of_time(self, budget: float) -> bool:
-        """Whether the time budget is spent; under torchrun rank 0's clock decides for all."""
-        over = self.state.seconds >= budget
+        """Whether the time budget is spent. Under torchrun every rank first takes rank 0's
+        training time, so that they stop together and a schedule that runs on the clock
+        (cosine_over="minutes") gives them all the same learning rate."""
         if self.world_size > 1:
-            flag = torch.tensor([float(over)], device=self.device)
-            dist.broadcast(flag, src=0)
-            over = bool(flag.item())
-        return over
+            seconds = torch.tensor([self.state.seconds], dtype=torch.float64, device=self.device)
+            dist.broadcast(seconds, src=0)
+            self.state.seconds = float(seconds.item())
+        return self.state.seconds >= budget
 
     def _is_better(self, value: float) -> bool:
         best = self.state.best_value
