@@ -68,8 +68,8 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
 
 
 def allocator_in_use() -> str:
-    """ "tcmalloc" or "jemalloc" when one of them is loaded in this process (the `aiayn` command
-    preloads one where it is installed: aiayn.cli.allocator), else "system"."""
+    """The allocator of this process: "tcmalloc" or "jemalloc" when one of them is loaded (the
+    `aiayn` command preloads one where it is installed: aiayn.cli.allocator), else "system"."""
     try:
         with open("/proc/self/maps", encoding="utf-8") as f:
             maps = f.read()
