@@ -112,15 +112,6 @@ class Multi30kTask(TranslationTask):
     name: ClassVar[str] = "multi30k"
     description: ClassVar[str] = "Multi30k de->en (or en-de) translation, joint BPE, sacreBLEU"
     options: ClassVar[dict[str, Any]] = {"direction": "de-en", **TranslationTask.options}
-    # The learning rate decays along a cosine over the time budget (cosine_over="minutes"), so
-    # a run anneals by the end of its minutes however many steps the machine fits in them: the
-    # same 2-core machine has taken 2,300 to 6,600 steps in 30 minutes.
-    default_train: ClassVar[dict[str, Any]] = {
-        **TranslationTask.default_train,
-        "lr_schedule": "cosine",
-        "cosine_over": "minutes",
-        "min_lr": 1e-5,
-    }
 
     def _default_corpus(self, split: str) -> ParallelCorpus:
         return multi30k(split, self.opts["direction"], data_dir=self.data_dir)
