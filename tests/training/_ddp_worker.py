@@ -10,6 +10,9 @@ Writes into OUT, per process (w = world size, r = rank):
     eval-w{w}.json         rank 0: evaluation figures of fixed weights (the seq2seq and LM tasks)
     weights-w{w}.pt        rank 0: the weights after training, as one process would save them
     fsdp/checkpoints/      the FSDP run's checkpoints (step 6, and step 12 of the resumed run)
+    clock-w{w}-r{r}.json   (two processes) the weights after `fit` with a cosine over the time
+                           budget, rank 1 pausing 0.1 s after each of its steps: the ranks' own
+                           clocks disagree, the learning rate they use must not
 The one-process run trains with grad_accum=2 over the two batches that the two ranks of the
 two-process run take for the same step, so both see exactly the same global batch.
 """
@@ -142,6 +145,27 @@ def main(out: Path) -> None:
         t.save()  # fsdp/checkpoints/step-0000012: the full weights, gathered to rank 0
         (out / f"fsdp-w{world}-r{rank}.json").write_text(
             json.dumps({"losses": first + second, "resumed": resumed})
+        )
+
+        # A schedule on the clock (cosine_over="minutes"): every rank takes rank 0's time.
+        task, model, train = make(world)
+        train = train.replace(
+            lr_schedule="cosine", cosine_over="minutes", max_minutes=0.25, tensorboard=False,
+            plots=False,
+        )  # fmt: skip
+        t = trainer(task, model, train, out / "clock")
+        if rank == 1:  # rank 1's clock runs 0.1 s a step ahead of rank 0's
+            real_step = t.step
+
+            def slow_step():
+                figures = real_step()
+                time.sleep(0.1)
+                return figures
+
+            t.step = slow_step
+        result = t.fit()
+        (out / f"clock-w{world}-r{rank}.json").write_text(
+            json.dumps({"steps": result["steps"], "digest": digest(model)})
         )
     distributed.teardown()
 

@@ -59,6 +59,13 @@ def test_weights_are_identical_on_both_ranks_after_every_step(runs):
 
 
 @pytest.mark.slow
+def test_a_schedule_on_the_clock_gives_every_rank_rank_0s_learning_rate(runs):
+    r0, r1 = _read(runs, "clock-w2-r0.json"), _read(runs, "clock-w2-r1.json")
+    assert r0["steps"] == r1["steps"] == 12
+    assert r0["digest"] == r1["digest"]
+
+
+@pytest.mark.slow
 def test_two_processes_resume_from_a_checkpoint_exactly(runs):
     for rank in (0, 1):
         run = _read(runs, f"train-w2-r{rank}.json")
