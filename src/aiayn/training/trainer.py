@@ -147,11 +147,11 @@ class Trainer:
             self.out_dir, enabled=self.is_main, tensorboard=config.tensorboard, plots=config.plots
         )
 
-    def _schedule_lr(self) -> float:
-        """The schedule's rate at the last step (a group with an `lr_scale` runs at a share)."""
-        return learning_rate(
-            self.state.step, self.config, d_model=self.d_model, seconds=self.state.seconds
-        )
+    def _schedule_lr(self, step: int | None = None) -> float:
+        """The schedule's rate at `step`, by default the last one taken, at the training time so
+        far (a parameter group with an `lr_scale` runs at a share of it)."""
+        step = self.state.step if step is None else step
+        return learning_rate(step, self.config, d_model=self.d_model, seconds=self.state.seconds)
 
     def save(self) -> Path | None:
         """Write a checkpoint of the current step. Call it on every rank (under torchrun it
@@ -240,9 +240,7 @@ class Trainer:
             )
             return 0.0, 0.0, 0.0
         self.state.skipped_in_a_row = 0
-        lr = learning_rate(
-            self.state.step + 1, self.config, d_model=self.d_model, seconds=self.state.seconds
-        )
+        lr = self._schedule_lr(self.state.step + 1)
         for group in self.optimizer.param_groups:
             group["lr"] = lr * group.get("lr_scale", 1.0)
         self.scaler.step(self.optimizer)
