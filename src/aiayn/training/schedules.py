@@ -27,7 +27,11 @@ def cosine_lr(step: int, *, peak: float, warmup_steps: int, max_steps: int, min_
         return peak * (step + 1) / (warmup_steps + 1)
     if step >= max_steps:
         return min_lr
-    progress = (step - warmup_steps) / max(1, max_steps - warmup_steps)
+    return _half_cosine((step - warmup_steps) / max(1, max_steps - warmup_steps), peak, min_lr)
+
+
+def _half_cosine(progress: float, peak: float, min_lr: float) -> float:
+    """From `peak` at progress 0 down to `min_lr` at progress 1, along half a cosine."""
     return min_lr + 0.5 * (peak - min_lr) * (1.0 + math.cos(math.pi * progress))
 
 
@@ -42,8 +46,7 @@ def cosine_lr_over_time(
     at the end of the hour, a slow one ends it there too. The smaller of the two is taken, so
     the rate is continuous where the warmup hands over to the decay.
     """
-    progress = min(max(seconds / budget, 0.0), 1.0)
-    decay = min_lr + 0.5 * (peak - min_lr) * (1.0 + math.cos(math.pi * progress))
+    decay = _half_cosine(min(max(seconds / budget, 0.0), 1.0), peak, min_lr)
     if warmup_steps > 0 and step < warmup_steps:
         return min(peak * (step + 1) / (warmup_steps + 1), decay)
     return decay
