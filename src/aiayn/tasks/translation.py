@@ -112,10 +112,6 @@ class Multi30kTask(TranslationTask):
     name: ClassVar[str] = "multi30k"
     description: ClassVar[str] = "Multi30k de->en (or en-de) translation, joint BPE, sacreBLEU"
     options: ClassVar[dict[str, Any]] = {"direction": "de-en", **TranslationTask.options}
-    # The small preset with the paper's big-model dropout: 29,000 caption pairs are few enough
-    # that a fast machine's 7,000 steps in 30 minutes overfit at 0.1 (the validation loss turns
-    # up near step 3,500); at 0.3 it was still falling at the end (docs/translation.md).
-    default_model: ClassVar[dict[str, Any]] = {"p_drop": 0.3}
 
     def _default_corpus(self, split: str) -> ParallelCorpus:
         return multi30k(split, self.opts["direction"], data_dir=self.data_dir)
