@@ -15,7 +15,8 @@ average`), each scored twice:
   ROUGE-L is the summary-level one, and its figures are the ones to compare with the paper's.
   Summary-level ROUGE-L depends on where the sentences break (py-rouge splits at newlines), and
   the paper does not say how it split them, so it is also given with every text, the model's,
-  the references and the floors alike, one sentence a line (a break after . ! or ?).
+  the references and the floors alike, one sentence a line, split as aiayn's ROUGE-Lsum splits
+  them (`aiayn.evaluation.rouge.split_sentences`).
   py-rouge tokenizes with NLTK's word_tokenize, whose model is a download; on text it has already
   reduced to lowercase letters, digits and spaces that tokenizer splits at the spaces, so a
   whitespace split stands in for it here. `pip install py-rouge` (optional: without it those
@@ -29,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -60,26 +60,26 @@ def py_rouge(hypotheses: list[str], references: list[list[str]]) -> dict[str, fl
         from rouge import Rouge
     except ModuleNotFoundError:
         return None
+    from aiayn.evaluation.rouge import split_sentences
+
     Rouge.tokenize_text = staticmethod(lambda text, language="english": text.split())
     scorer = Rouge(
         metrics=["rouge-n", "rouge-l"], max_n=2, limit_length=True, length_limit=100,
         length_limit_type="words", apply_avg=True, alpha=0.5, stemming=True,
     )  # fmt: skip
 
+    def one_a_line(text: str) -> str:
+        return "\n".join(split_sentences(text))
+
     def refs(split):  # py-rouge takes a list for several references, a string for one
         return [[split(t) for t in r] if len(r) > 1 else split(r[0]) for r in references]
 
     scores = scorer.get_scores(hypotheses, refs(lambda t: t))
-    lines = scorer.get_scores([sentence_lines(h) for h in hypotheses], refs(sentence_lines))
+    lines = scorer.get_scores([one_a_line(h) for h in hypotheses], refs(one_a_line))
     return {
         **{k: 100 * scores[k]["f"] for k in ("rouge-1", "rouge-2", "rouge-l")},
         "rouge-l-lines": 100 * lines["rouge-l"]["f"],
     }
-
-
-def sentence_lines(text: str) -> str:
-    """`text` one sentence a line: a break after each . ! or ? that a space follows."""
-    return "\n".join(s for s in re.split(r"(?<=[.!?])\s+|\n", text.strip()) if s)
 
 
 def decode_and_score(run_dir: str, checkpoint: str, data_dir: str | None) -> dict:
