@@ -3,10 +3,16 @@
 Both train the same model size (4 layers, 4 heads, d_model 128, context 64, 0.80M parameters) on
 the same number of training tokens (2000 steps x 12 sequences x 64 characters, unless a config
 changes the batch shape but keeps the product), and the wall-clock of each whole command is
-timed: start-up, data, evaluations and checkpoints included.
+timed: start-up, data, evaluations and checkpoints included. Beside it, the training step alone:
+nanoGPT's median `time` per iteration as it prints it, and aiayn's median over its logged
+intervals (seconds per step between two log lines).
 
     python benchmarks/shakespeare_vs_nanogpt.py --data-dir /work/shared/data \
-        [--nanogpt-dir DIR] [--threads N] [--config benchmarks/configs/nanogpt_cpu.json]
+        [--nanogpt-dir DIR] [--runs 5] [--threads N] [--config benchmarks/configs/nanogpt_cpu.json]
+
+The machine is noisy, so the pair runs `--runs` times (five by default), the order swapped each
+time (aiayn first, then nanoGPT first, ...; `--nanogpt-first` starts with nanoGPT), and the
+median and range of the speed-ups are reported.
 
 aiayn runs `aiayn train tinyshakespeare-char --config CONFIG`. With `--nanogpt-dir` (a checkout of
 karpathy/nanoGPT; never commit it), nanoGPT's own train.py runs with its documented CPU command.
@@ -24,6 +30,7 @@ import pickle
 import platform
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -84,13 +91,22 @@ def run_aiayn(config: Path, data_dir: Path, env: dict[str, str], work: Path) -> 
     cmd = [sys.executable, "-m", "aiayn", "train", "tinyshakespeare-char"]
     cmd += ["--config", str(config), "--out", str(out), "--device", "cpu"]
     cmd += ["--data-dir", str(data_dir)]
+    shutil.rmtree(out, ignore_errors=True)  # a fresh run each time, never a resumed one
     seconds, _ = _run(cmd, cwd=ROOT, env=env, log=work / "aiayn.log")
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     train = json.loads((out / "config.json").read_text(encoding="utf-8"))["train"]
+    logged = [json.loads(line) for line in (out / "metrics.jsonl").read_text("utf-8").splitlines()]
+    logged = [row for row in logged if "train_loss" in row]  # the training log lines
+    per_step = [
+        (b["seconds"] - a["seconds"]) / (b["step"] - a["step"])
+        for a, b in zip(logged, logged[1:], strict=False)
+        if b["step"] > a["step"]
+    ]
     return {
         "command": " ".join(["aiayn", *cmd[3:]]),
         "wall_seconds": round(seconds, 1),
         "train_seconds": summary["seconds"],
+        "step_ms": round(1000 * statistics.median(per_step), 2),
         "val_loss": round(summary["val_loss"], 4),
         "val_loss_measured_on": f"the whole validation split ({summary['val_tokens']} tokens)",
         "steps": summary["steps"],
@@ -106,9 +122,11 @@ def run_nanogpt(nanogpt_dir: Path, input_txt: Path, env: dict[str, str], work: P
     seconds, output = _run(cmd, cwd=nanogpt_dir, env=env, log=work / "nanogpt.log")
     evals = re.findall(r"step (\d+): train loss ([\d.]+), val loss ([\d.]+)", output)
     step, _, val = evals[-1]
+    iter_ms = [float(t) for t in re.findall(r"iter \d+: loss [\d.]+, time ([\d.]+)ms", output)]
     return {
         "command": "python train.py " + " ".join(NANOGPT_ARGS),
         "wall_seconds": round(seconds, 1),
+        "step_ms": round(statistics.median(iter_ms), 2),
         "val_loss": float(val),
         "val_loss_measured_on": "20 random batches of 12 x 64 (eval_iters=20)",
         "steps": int(step),
@@ -117,16 +135,28 @@ def run_nanogpt(nanogpt_dir: Path, input_txt: Path, env: dict[str, str], work: P
     }
 
 
+def _spread(values: list[float]) -> dict:
+    return {
+        "median": round(statistics.median(values), 2),
+        "min": round(min(values), 2),
+        "max": round(max(values), 2),
+        "each": [round(v, 2) for v in values],
+    }
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default=os.environ.get("AIAYN_DATA_DIR", "/work/shared/data"))
     p.add_argument("--nanogpt-dir", type=Path, help="a checkout of karpathy/nanoGPT")
     p.add_argument("--config", type=Path, default=ROOT / "benchmarks/configs/nanogpt_cpu.json")
+    p.add_argument("--runs", type=int, default=5, help="times to run the pair (default 5)")
     p.add_argument("--threads", type=int, help="OMP_NUM_THREADS for both (default: torch's)")
     p.add_argument("--results", type=Path, default=ROOT / "benchmarks/results")
-    p.add_argument("--nanogpt-first", action="store_true", help="run nanoGPT before aiayn")
+    p.add_argument("--nanogpt-first", action="store_true", help="run nanoGPT first in run 1")
     p.add_argument("--tag", default="", help="suffix of the result files (keeps earlier ones)")
     args = p.parse_args()
+    if args.runs < 1:
+        raise SystemExit("--runs must be at least 1")
 
     data_dir = Path(args.data_dir)
     input_txt = data_dir / "tinyshakespeare" / "input.txt"
@@ -136,78 +166,124 @@ def main() -> int:
     if args.threads:
         env["OMP_NUM_THREADS"] = str(args.threads)
     work = Path(tempfile.mkdtemp(prefix="aiayn-vs-nanogpt-"))
-    jobs = [("aiayn", lambda: run_aiayn(args.config, data_dir, env, work))]
+    jobs = {"aiayn": lambda: run_aiayn(args.config, data_dir, env, work)}
     if args.nanogpt_dir is not None:
-        job = ("nanogpt", lambda: run_nanogpt(args.nanogpt_dir.resolve(), input_txt, env, work))
-        jobs.insert(0 if args.nanogpt_first else 1, job)
+        nanogpt_dir = args.nanogpt_dir.resolve()
+        jobs["nanogpt"] = lambda: run_nanogpt(nanogpt_dir, input_txt, env, work)
     results: dict = {
         "benchmark": "char-level tiny Shakespeare, CPU, aiayn vs nanoGPT",
         "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
         "machine": {
             "cpus": os.cpu_count(),
+            "cpu": _cpu_model(),
             "platform": platform.platform(),
             "python": platform.python_version(),
             "torch": torch.__version__,
             "OMP_NUM_THREADS": env.get("OMP_NUM_THREADS", "unset"),
-            "load_average_at_start": os.getloadavg(),
+            "load_average_at_start": _load(),
         },
         "aiayn_config": json.loads(args.config.read_text(encoding="utf-8")),
+        "runs": [],
     }
-    for name, job in jobs:
-        print(f"running {name} ...", flush=True)
-        results[name] = job()
-        print(json.dumps(results[name], indent=2), flush=True)
-    if "nanogpt" in results:
-        results["speedup_wall"] = round(
-            results["nanogpt"]["wall_seconds"] / results["aiayn"]["wall_seconds"], 2
-        )
-    results["machine"]["load_average_at_end"] = os.getloadavg()
+    for i in range(args.runs):
+        order = list(jobs)  # aiayn, nanogpt
+        if (i % 2 == 1) != args.nanogpt_first:
+            order.reverse()
+        run: dict = {"order": order, "load_average_at_start": _load()}
+        for name in order:
+            print(f"run {i + 1}/{args.runs}: {name} ...", flush=True)
+            run[name] = jobs[name]()
+            print(json.dumps(run[name], indent=2), flush=True)
+        if "nanogpt" in run:
+            run["speedup_wall"] = round(
+                run["nanogpt"]["wall_seconds"] / run["aiayn"]["wall_seconds"], 2
+            )
+            run["speedup_step"] = round(run["nanogpt"]["step_ms"] / run["aiayn"]["step_ms"], 2)
+        results["runs"].append(run)
+    if "nanogpt" in jobs:
+        for key in ("speedup_wall", "speedup_step"):
+            results[key] = _spread([r[key] for r in results["runs"]])
+    results["machine"]["load_average_at_end"] = _load()
     args.results.mkdir(parents=True, exist_ok=True)
     stem = "shakespeare_vs_nanogpt" + (f"-{args.tag}" if args.tag else "")
     (args.results / f"{stem}.json").write_text(json.dumps(results, indent=2) + "\n", "utf-8")
     (args.results / f"{stem}.md").write_text(_markdown(results), encoding="utf-8")
     shutil.rmtree(work / "aiayn-run", ignore_errors=True)
-    print(f"logs in {work}; results in {args.results}")
+    print(f"logs of the last run in {work}; results in {args.results}")
     return 0
 
 
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    except OSError:
+        names = []
+    return names[0] if names else platform.processor() or "unknown"
+
+
 def _markdown(r: dict) -> str:
+    m = r["machine"]
     lines = [
         "# aiayn vs nanoGPT: char-level tiny Shakespeare on CPU",
         "",
         f"Command: `{r['command']}`",
         "",
-        f"Machine: {r['machine']['cpus']} CPUs, torch {r['machine']['torch']}, "
-        f"OMP_NUM_THREADS={r['machine']['OMP_NUM_THREADS']}, load average at start "
-        f"{r['machine']['load_average_at_start'][0]:.1f} (other jobs share the machine: compare "
-        "the two rows of this table, not with other runs).",
+        f"Machine: {m['cpu']}, {m['cpus']} CPUs, torch {m['torch']}, "
+        f"OMP_NUM_THREADS={m['OMP_NUM_THREADS']}; load average (1, 5, 15 min) "
+        f"{m['load_average_at_start']} at the start, {m['load_average_at_end']} at "
+        "the end. The runs follow one another; the order of the pair swaps each run.",
         "",
-        "| | wall-clock (s) | val loss | steps | training tokens |",
-        "|---|---|---|---|---|",
     ]
-    for name in ("aiayn", "nanogpt"):
-        if name in r:
-            x = r[name]
-            lines.append(
-                f"| {name} | {x['wall_seconds']} | {x['val_loss']} | {x['steps']} | "
-                f"{x['training_tokens']} |"
-            )
     if "speedup_wall" in r:
-        lines += ["", f"aiayn is {r['speedup_wall']}x faster (wall-clock)."]
+        w, s = r["speedup_wall"], r["speedup_step"]
+        lines += [
+            f"**aiayn / nanoGPT, whole command: median {w['median']}x over {len(r['runs'])} "
+            f"runs (range {w['min']}x to {w['max']}x); training step alone: median "
+            f"{s['median']}x ({s['min']}x to {s['max']}x).**",
+            "",
+        ]
+    lines += [
+        "| run | order | aiayn (s) | nanoGPT (s) | speed-up | aiayn step (ms) | nanoGPT step (ms) "
+        "| step speed-up | val loss aiayn / nanoGPT |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for i, run in enumerate(r["runs"], 1):
+        a, n = run["aiayn"], run.get("nanogpt")
+        if n is None:
+            lines.append(
+                f"| {i} | aiayn | {a['wall_seconds']} |  |  | {a['step_ms']} |  |  | "
+                f"{a['val_loss']} |"
+            )
+            continue
+        lines.append(
+            f"| {i} | {' first, '.join(run['order'])} second | {a['wall_seconds']} | "
+            f"{n['wall_seconds']} | {run['speedup_wall']}x | {a['step_ms']} | {n['step_ms']} | "
+            f"{run['speedup_step']}x | {a['val_loss']} / {n['val_loss']} |"
+        )
     precision = r["aiayn_config"].get("train", {}).get("precision", "fp32")
     lines += [
         "",
-        f"Precision: aiayn {precision}"
+        "Both train the same model on the same number of tokens "
+        f"({r['runs'][0]['aiayn']['training_tokens']:,}). Precision: aiayn {precision}"
         + (
             " (autocast: matmuls in bf16, attention and loss in fp32, fp32 weights)"
             if precision == "bf16"
             else ""
         )
-        + "; nanoGPT fp32 (its train.py uses no autocast on a CPU).",
+        + "; nanoGPT fp32 (its train.py uses no autocast on a CPU). A step is forward, "
+        "backward, clipping and the optimiser; nanoGPT's is the median of the times it prints "
+        "per iteration, aiayn's the median over its log intervals. nanoGPT's val loss is its "
+        "estimate on 20 random batches; aiayn's is the whole validation split.",
     ]
+    last = r["runs"][-1]
     for name in ("aiayn", "nanogpt"):
-        if name in r:
-            lines += ["", f"{name}: `{r[name]['command']}`"]
+        if name in last:
+            lines += ["", f"{name}: `{last[name]['command']}`"]
     return "\n".join(lines) + "\n"
 
 
