@@ -212,10 +212,6 @@ class DialogSumTask(SummarizationTask):
         # the speaker tags, one token each: summaries name the speakers by them
         "whole_tokens": [f"#Person{i}#" for i in range(1, 10)],
     }
-    # Wider than the `small` preset (d_model 256): at that width the dev ROUGE-L stopped rising a
-    # third of the way into the hour and the validation loss turned up after 4,750 steps, so the
-    # hour has room for a model that does more with each example.
-    default_model: ClassVar[dict[str, Any]] = {"d_model": 384, "n_heads": 6, "d_ff": 1536}
     # Sized for an hour on 2 CPU cores (benchmarks/results/dialogsum.md): the learning rate
     # decays along a cosine over the hour itself (cosine_over="minutes"), not over a number of
     # steps, so it reaches its floor at the end of the budget however many steps the machine
