@@ -10,8 +10,9 @@ clip_grad_norm_, its configure_optimizers' AdamW, zero_grad, loss.item() as `log
 prints it). Same dimensions, batch 12 x 64, random characters. nanoGPT always runs in fp32 (its
 train.py uses no autocast on a CPU); `--precision` sets aiayn's.
 
-The two steps are timed interleaved (A, B, A, B ...) and reported as medians; then each is
-profiled, every operator's self time put in the buckets of benchmarks/profile_step.py. The
+Each step is profiled, every operator's self time put in the buckets of
+benchmarks/profile_step.py; then the two are timed interleaved (A, B, A, B ...) and reported as
+medians. The
 matrix multiplies are the same kernels on the same shapes in both, so in fp32 the most aiayn can
 gain is what nanoGPT spends outside its matrix multiplies. Writes
 benchmarks/results/profile-nanogpt-step-PRECISION.{json,md}.
@@ -31,8 +32,7 @@ from typing import Any
 
 import torch
 from peers_common import interleaved, machine, matmul_peak, table, write_result
-from profile_step import bucket_of
-from torch.profiler import ProfilerActivity, profile
+from profile_step import profile_buckets
 
 from aiayn.config import ModelConfig, TrainConfig
 from aiayn.models.decoder_only import DecoderOnlyLM
@@ -111,30 +111,6 @@ def nanogpt_step(nanogpt_dir: Path, config: dict[str, Any], data: torch.Tensor) 
     return step
 
 
-def profile_buckets(step: Callable[[], None], steps: int) -> dict[str, Any]:
-    for _ in range(10):  # warm-up: allocator, kernels, Adam's state
-        step()
-    with profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
-        for _ in range(steps):
-            step()
-    buckets: dict[str, float] = {}
-    gemm_flops = gemm_seconds = total = 0.0
-    for event in prof.key_averages():
-        seconds = event.self_cpu_time_total / 1e6 / steps
-        total += seconds
-        bucket = bucket_of(event.key)
-        buckets[bucket] = buckets.get(bucket, 0.0) + seconds
-        if bucket == "matrix multiplies":
-            gemm_seconds += seconds
-            gemm_flops += (event.flops or 0) / steps
-    return {
-        "step_seconds": total,
-        "buckets": dict(sorted(buckets.items(), key=lambda kv: -kv[1])),
-        "gemm_seconds": gemm_seconds,
-        "gemm_flops": gemm_flops,
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nanogpt-dir", type=Path, required=True, help="a checkout of nanoGPT")
@@ -155,7 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         "aiayn": aiayn_step(config, args.precision, data),
         "nanoGPT": nanogpt_step(args.nanogpt_dir.resolve(), config, data),
     }
-    sides = {name: profile_buckets(step, args.profile_steps) for name, step in steps.items()}
+    sides = {}
+    for name, step in steps.items():
+        for _ in range(10):  # warm-up: allocator, kernels, Adam's state
+            step()
+        sides[name] = profile_buckets(step, args.profile_steps)
     times = interleaved(steps, warmup=20, reps=args.reps)
     medians = {name: statistics.median(t) for name, t in times.items()}
     peak = matmul_peak(torch.float32, n=4096, reps=5)["flops_per_second"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,12 @@ def profile_side(side: str, size: str, precision: str, quick: bool, steps: int) 
     step, _ = seq.make_step(model, forward, seq.make_batch(shape, c.vocab_size), precision)
     for _ in range(3):  # warm-up: allocator, kernels, Adam's state
         step()
+    return profile_buckets(step, steps)
+
+
+def profile_buckets(step: Callable[[], Any], steps: int) -> dict[str, Any]:
+    """Run `step` `steps` times under torch.profiler; return the self time per step of each
+    bucket, the step's total, and the matrix multiplies' seconds and FLOPs per step."""
     with profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
         for _ in range(steps):
             step()
