@@ -6,10 +6,12 @@ compare what they wrote. The last test kills a rank of `aiayn train --nproc 2` a
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -36,14 +38,34 @@ def _run(cmd: list) -> None:
     _finish(_start(cmd))
 
 
+def _root_cause_was_a_signal(torchrun_stderr: str) -> bool:
+    """Whether torchrun's report names a rank ended by a signal (exitcode -N) as the first
+    failure, rather than one that raised or exited with an error."""
+    root = torchrun_stderr.partition("Root Cause")[2]
+    return re.search(r"exitcode\s*:\s*-\d+", root) is not None
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("ddp")
-    one = _start([sys.executable, str(WORKER), str(out)])  # the two processes evaluate its weights
-    two = _start([*TORCHRUN, str(WORKER), str(out)])
-    _finish(one)
-    _finish(two)
-    return out
+    # Once in a while, on a loaded 2-core machine, a gloo rank has aborted in C++ ("terminate
+    # called without an active exception") without any Python error, and run again it passed.
+    # Such a run is tried once more, in a fresh directory, and the warnings summary says so; a
+    # rank that fails any other way, or twice, fails the tests.
+    for attempt in (1, 2):
+        out = tmp_path_factory.mktemp("ddp")
+        one = _start([sys.executable, str(WORKER), str(out)])  # two evaluates one's weights
+        two = _start([*TORCHRUN, str(WORKER), str(out)])
+        _finish(one)
+        _, err = two.communicate(timeout=240)
+        if two.returncode == 0:
+            return out
+        if attempt == 2 or not _root_cause_was_a_signal(err):
+            pytest.fail(err[-3000:])
+        warnings.warn(
+            f"a rank of the two-process run was killed by a signal; run again:\n{err[-1500:]}",
+            stacklevel=2,
+        )
+    raise AssertionError("unreachable")
 
 
 def _read(runs: Path, name: str) -> dict:
