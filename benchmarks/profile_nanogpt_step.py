@@ -12,9 +12,8 @@ train.py uses no autocast on a CPU); `--precision` sets aiayn's.
 
 Each step is profiled, every operator's self time put in the buckets of
 benchmarks/profile_step.py; then the two are timed interleaved (A, B, A, B ...) and reported as
-medians. The
-matrix multiplies are the same kernels on the same shapes in both, so in fp32 the most aiayn can
-gain is what nanoGPT spends outside its matrix multiplies. Writes
+medians. The matrix multiplies are the same kernels on the same shapes in both, so in fp32 the
+most aiayn can gain is what nanoGPT spends outside its matrix multiplies. Writes
 benchmarks/results/profile-nanogpt-step-PRECISION.{json,md}.
 """
 
@@ -32,7 +31,7 @@ from typing import Any
 
 import torch
 from peers_common import interleaved, machine, matmul_peak, table, write_result
-from profile_step import profile_buckets
+from profile_step import bucket_rows, profile_buckets
 
 from aiayn.config import ModelConfig, TrainConfig
 from aiayn.models.decoder_only import DecoderOnlyLM
@@ -131,11 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         "aiayn": aiayn_step(config, args.precision, data),
         "nanoGPT": nanogpt_step(args.nanogpt_dir.resolve(), config, data),
     }
-    sides = {}
-    for name, step in steps.items():
-        for _ in range(10):  # warm-up: allocator, kernels, Adam's state
-            step()
-        sides[name] = profile_buckets(step, args.profile_steps)
+    sides = {
+        name: profile_buckets(step, args.profile_steps, warmup=10) for name, step in steps.items()
+    }
     times = interleaved(steps, warmup=20, reps=args.reps)
     medians = {name: statistics.median(t) for name, t in times.items()}
     peak = matmul_peak(torch.float32, n=4096, reps=5)["flops_per_second"]
@@ -161,19 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     target = 2.0 if args.precision == "bf16" else 1.2  # the speed-ups aiayn aims for
     rest = {name: s["step_seconds"] - s["gemm_seconds"] for name, s in sides.items()}
-    names = list(dict.fromkeys([*ours["buckets"], *theirs["buckets"]]))
-    rows = [
-        [
-            name,
-            *(
-                f"{1e3 * s['buckets'].get(name, 0.0):.1f} ms "
-                f"({100 * s['buckets'].get(name, 0.0) / s['step_seconds']:.0f}%)"
-                for s in (ours, theirs)
-            ),
-        ]
-        for name in names
-    ]
-    rows.append(["the step", *(f"{1e3 * s['step_seconds']:.1f} ms" for s in (ours, theirs))])
+    rows = bucket_rows([ours, theirs], decimals=1)
     b = record["bounds"]
     lines = [
         f"# Where the tiny Shakespeare step goes: aiayn ({args.precision}) and nanoGPT (fp32)",

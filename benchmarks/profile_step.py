@@ -60,14 +60,15 @@ def profile_side(side: str, size: str, precision: str, quick: bool, steps: int) 
     model, forward, _ = seq.build_side(side, c)
     model.train()
     step, _ = seq.make_step(model, forward, seq.make_batch(shape, c.vocab_size), precision)
-    for _ in range(3):  # warm-up: allocator, kernels, Adam's state
+    return profile_buckets(step, steps, warmup=3)
+
+
+def profile_buckets(step: Callable[[], Any], steps: int, *, warmup: int) -> dict[str, Any]:
+    """Run `step` `warmup` times (allocator, kernels, Adam's state), then `steps` times under
+    torch.profiler; return the self time per step of each bucket, the step's total, and the
+    matrix multiplies' seconds and FLOPs per step."""
+    for _ in range(warmup):
         step()
-    return profile_buckets(step, steps)
-
-
-def profile_buckets(step: Callable[[], Any], steps: int) -> dict[str, Any]:
-    """Run `step` `steps` times under torch.profiler; return the self time per step of each
-    bucket, the step's total, and the matrix multiplies' seconds and FLOPs per step."""
     with profile(activities=[ProfilerActivity.CPU], with_flops=True) as prof:
         for _ in range(steps):
             step()
@@ -87,6 +88,25 @@ def profile_buckets(step: Callable[[], Any], steps: int) -> dict[str, Any]:
         "gemm_seconds": gemm_seconds,
         "gemm_flops": gemm_flops,
     }
+
+
+def bucket_rows(sides: list[dict[str, Any]], *, decimals: int) -> list[list[str]]:
+    """Table rows of profiled steps side by side: each bucket's milliseconds and share of its
+    side's step, then the whole step."""
+    names = list(dict.fromkeys(name for side in sides for name in side["buckets"]))
+    rows = [
+        [
+            name,
+            *(
+                f"{1e3 * s['buckets'].get(name, 0.0):.{decimals}f} ms "
+                f"({100 * s['buckets'].get(name, 0.0) / s['step_seconds']:.0f}%)"
+                for s in sides
+            ),
+        ]
+        for name in names
+    ]
+    rows.append(["the step", *(f"{1e3 * s['step_seconds']:.{decimals}f} ms" for s in sides)])
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,19 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     }
     b = record["bounds"]
-    names = list(dict.fromkeys([*ours["buckets"], *theirs["buckets"]]))
-    rows = [
-        [
-            name,
-            *(
-                f"{1e3 * s['buckets'].get(name, 0.0):.0f} ms "
-                f"({100 * s['buckets'].get(name, 0.0) / s['step_seconds']:.0f}%)"
-                for s in (ours, theirs)
-            ),
-        ]
-        for name in names
-    ]
-    rows.append(["the step", *(f"{1e3 * s['step_seconds']:.0f} ms" for s in (ours, theirs))])
+    rows = bucket_rows([ours, theirs], decimals=0)
     lines = [
         f"# Where a training step goes: {size}, {args.precision}",
         "",

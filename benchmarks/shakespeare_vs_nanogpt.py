@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from peers_common import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 NANOGPT_ARGS = [
@@ -175,7 +176,7 @@ def main() -> int:
         "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
         "machine": {
             "cpus": os.cpu_count(),
-            "cpu": _cpu_model(),
+            "cpu": machine()["cpu_model"],
             "platform": platform.platform(),
             "python": platform.python_version(),
             "torch": torch.__version__,
@@ -215,15 +216,6 @@ def main() -> int:
 
 def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-    except OSError:
-        names = []
-    return names[0] if names else platform.processor() or "unknown"
 
 
 def _markdown(r: dict) -> str:
